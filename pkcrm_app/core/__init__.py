@@ -1,0 +1,1 @@
+"""Shared infrastructure: database, encryption at rest, domain events, errors."""

@@ -1,0 +1,1 @@
+"""Contacts, pipelines, stages and leads."""

@@ -1,0 +1,15 @@
+"""Imports every table so Base.metadata is complete (Alembic, tests)."""
+
+from pkcrm_app.accounts.models import AuthSession, Membership, Organisation, User
+from pkcrm_app.audit.models import AuditEvent
+from pkcrm_app.core.crypto import DataKey
+from pkcrm_app.core.db import Base
+from pkcrm_app.crm.models import Contact, Lead, LeadStageChange, Pipeline, Stage
+from pkcrm_app.inbox.models import Conversation, Message
+from pkcrm_app.whatsapp.models import WhatsAppNumber
+
+__all__ = [
+    "AuditEvent", "AuthSession", "Base", "Contact", "Conversation", "DataKey", "Lead",
+    "LeadStageChange", "Membership", "Message", "Organisation", "Pipeline", "Stage", "User",
+    "WhatsAppNumber",
+]

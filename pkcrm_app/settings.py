@@ -1,0 +1,53 @@
+"""Typed settings read from the environment, with safe defaults for the embedded run."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _env(name: str, default: str = "") -> str:
+    return os.environ.get(name, default).strip()
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the app reads from its environment (12-factor)."""
+
+    instance_dir: Path = field(
+        default_factory=lambda: Path(_env("PKCRM_INSTANCE_DIR") or PROJECT_ROOT / "instance")
+    )
+    database_url: str = field(default_factory=lambda: _env("DATABASE_URL"))
+    redis_url: str = field(default_factory=lambda: _env("REDIS_URL") or _env("REFLEX_REDIS_URL"))
+    master_key: str = field(default_factory=lambda: _env("PKCRM_MASTER_KEY"))
+    cookie_secure: bool = field(default_factory=lambda: _env("PKCRM_COOKIE_SECURE") == "1")
+    session_hours: int = field(default_factory=lambda: int(_env("PKCRM_SESSION_HOURS", "12")))
+    webhook_max_bytes: int = field(
+        default_factory=lambda: int(_env("PKCRM_WEBHOOK_MAX_BYTES", str(1024 * 1024)))
+    )
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """The database URL; the embedded default is a SQLite file under the instance folder."""
+        if self.database_url:
+            url = self.database_url
+            if url.startswith("postgres://"):
+                url = "postgresql+psycopg://" + url[len("postgres://") :]
+            elif url.startswith("postgresql://"):
+                url = "postgresql+psycopg://" + url[len("postgresql://") :]
+            return url
+        return f"sqlite:///{self.instance_dir / 'pkcrm.db'}"
+
+    @property
+    def key_file(self) -> Path:
+        return self.instance_dir / "master.key"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (tests clear this cache after changing the environment)."""
+    return Settings()

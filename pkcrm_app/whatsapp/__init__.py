@@ -1,0 +1,1 @@
+"""WhatsApp Cloud API: webhook parsing and signature, ingestion, customer simulator."""
