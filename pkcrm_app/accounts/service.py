@@ -1,0 +1,129 @@
+"""What people do with accounts: organisations, members, login and logout."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from pkcrm_app.accounts.models import AuthSession, Membership, Organisation, User
+from pkcrm_app.accounts.passwords import hash_password, verify_password
+from pkcrm_app.accounts.permissions import Actor, Role
+from pkcrm_app.audit.service import record
+from pkcrm_app.core.db import utcnow
+from pkcrm_app.core.errors import AuthenticationFailed, InvalidInput
+
+SESSION_TOUCH_INTERVAL = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    """What a page needs to know about the signed-in user."""
+
+    actor: Actor
+    user_name: str
+    email: str
+    org_name: str
+
+
+def create_organisation(db: Session, *, name: str, slug: str) -> Organisation:
+    org = Organisation(name=name, slug=slug)
+    db.add(org)
+    db.flush()
+    return org
+
+
+def create_user(db: Session, *, email: str, name: str, password: str) -> User:
+    email = email.strip().lower()
+    if "@" not in email:
+        raise InvalidInput("a valid email address is required")
+    if db.scalar(select(User.id).where(User.email == email)) is not None:
+        raise InvalidInput("a user with this email already exists")
+    user = User(email=email, name=name, password_hash=hash_password(password))
+    db.add(user)
+    db.flush()
+    return user
+
+
+def add_member(db: Session, *, org_id: int, user_id: int, role: Role) -> Membership:
+    membership = Membership(org_id=org_id, user_id=user_id, role=role)
+    db.add(membership)
+    db.flush()
+    return membership
+
+
+def _hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def login(db: Session, *, email: str, password: str, ip: str, user_agent: str, hours: int) -> str:
+    """Check the credentials and open a session; returns the secret for the cookie."""
+    email = email.strip().lower()
+    user = db.scalar(select(User).where(User.email == email))
+    ok = verify_password(user.password_hash if user else None, password)
+    membership = None
+    if user is not None and ok and user.is_active:
+        membership = db.scalar(
+            select(Membership).where(Membership.user_id == user.id, Membership.is_active.is_(True))
+            .order_by(Membership.id).limit(1)
+        )
+    if user is None or membership is None:
+        record(db, action="login.failed", org_id=None, actor_user_id=user.id if user else None,
+               details={"reason": "bad credentials or inactive"}, ip_address=ip)
+        db.commit()
+        raise AuthenticationFailed()
+    token = secrets.token_urlsafe(32)
+    now = utcnow()
+    db.add(AuthSession(
+        id=_hash_token(token), user_id=user.id, org_id=membership.org_id, created_at=now,
+        last_seen_at=now, expires_at=now + timedelta(hours=hours), ip_address=ip,
+        user_agent=user_agent[:400],
+    ))
+    user.last_login_at = now
+    record(db, action="login.succeeded", org_id=membership.org_id, actor_user_id=user.id, ip_address=ip)
+    db.commit()
+    return token
+
+
+def resolve_session(db: Session, token: str | None) -> SessionInfo | None:
+    """The signed-in user behind a cookie secret, or None when it is unknown, ended or expired."""
+    if not token:
+        return None
+    row = db.execute(
+        select(AuthSession, User, Membership, Organisation)
+        .join(User, User.id == AuthSession.user_id)
+        .join(Membership, (Membership.user_id == User.id) & (Membership.org_id == AuthSession.org_id))
+        .join(Organisation, Organisation.id == AuthSession.org_id)
+        .where(AuthSession.id == _hash_token(token))
+    ).first()
+    if row is None:
+        return None
+    session, user, membership, org = row
+    now = utcnow()
+    if session.revoked_at is not None or session.expires_at <= now:
+        return None
+    if not user.is_active or not membership.is_active:
+        return None
+    if now - session.last_seen_at > SESSION_TOUCH_INTERVAL:
+        session.last_seen_at = now
+        db.commit()
+    return SessionInfo(
+        actor=Actor(user_id=user.id, org_id=org.id, role=membership.role),
+        user_name=user.name, email=user.email, org_name=org.name,
+    )
+
+
+def logout(db: Session, token: str | None, *, ip: str = "") -> None:
+    """End the session behind the cookie secret (no-op when it is already gone)."""
+    if not token:
+        return
+    session = db.get(AuthSession, _hash_token(token))
+    if session is None or session.revoked_at is not None:
+        return
+    session.revoked_at = utcnow()
+    record(db, action="logout", org_id=session.org_id, actor_user_id=session.user_id, ip_address=ip)
+    db.commit()

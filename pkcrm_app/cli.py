@@ -1,0 +1,89 @@
+"""Operator commands: migrate, seed the demo, run the customer simulator, rotate keys."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from sqlalchemy import select
+
+from pkcrm_app.core.db import get_database
+from pkcrm_app.core.migrate import upgrade_to_head
+
+
+def _bar(done: int, total: int) -> None:
+    width = 30
+    filled = width * done // max(total, 1)
+    sys.stdout.write(f"\r  seeding demo [{'#' * filled}{'.' * (width - filled)}] {done}/{total} contacts")
+    sys.stdout.flush()
+    if done >= total:
+        sys.stdout.write("\n")
+
+
+def cmd_migrate(_args: argparse.Namespace) -> None:
+    upgrade_to_head()
+    key_id = get_database().keyring.ensure_active_key()
+    print(f"database at head; active data key {key_id[:8]}…")
+
+
+def cmd_seed_demo(args: argparse.Namespace) -> None:
+    from pkcrm_app.seed.demo import seed_demo
+
+    with get_database().session() as db:
+        result = seed_demo(db, contacts=args.contacts, progress=_bar)
+    print("demo organisation", "created" if result.created else "already present", f"(id {result.org_id})")
+    print("demo logins:")
+    for email, password, role in result.logins:
+        print(f"  {role:<8} {email}  /  {password}")
+
+
+def cmd_simulate(args: argparse.Namespace) -> None:
+    from pkcrm_app.crm.models import Contact
+    from pkcrm_app.seed.demo import DEMO_PHONE_NUMBER_ID
+    from pkcrm_app.whatsapp.models import WhatsAppNumber
+    from pkcrm_app.whatsapp.simulator import Customer, run
+
+    with get_database().session() as db:
+        number = db.scalar(select(WhatsAppNumber).where(WhatsAppNumber.phone_number_id == args.phone_number_id))
+        if number is None:
+            sys.exit(f"no WhatsApp number {args.phone_number_id} is connected; run `make run` (it seeds the demo) first")
+        customers = [Customer(c.wa_id, c.name) for c in db.scalars(
+            select(Contact).where(Contact.org_id == number.org_id).order_by(Contact.id).limit(50))]
+        secret = number.app_secret
+    landed = run(url=args.url, phone_number_id=args.phone_number_id, app_secret=secret, customers=customers,
+                 count=args.count, interval=args.interval)
+    print(f"{landed}/{args.count} messages accepted by {args.url}")
+
+
+def cmd_rotate_data_key(_args: argparse.Namespace) -> None:
+    print("new active data key", get_database().keyring.rotate_data_key()[:8] + "…")
+
+
+def cmd_rewrap_keys(_args: argparse.Namespace) -> None:
+    print(f"re-wrapped {get_database().keyring.rewrap_all()} data keys under the active master key")
+
+
+def main(argv: list[str] | None = None) -> None:
+    from pkcrm_app.seed.demo import DEMO_PHONE_NUMBER_ID
+
+    parser = argparse.ArgumentParser(prog="python -m pkcrm_app.cli")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("migrate", help="upgrade the database to the newest schema").set_defaults(func=cmd_migrate)
+    seed = sub.add_parser("seed-demo", help="create the demo organisation (idempotent)")
+    seed.add_argument("--contacts", type=int, default=200)
+    seed.set_defaults(func=cmd_seed_demo)
+    sim = sub.add_parser("simulate", help="send signed customer messages to a running app")
+    sim.add_argument("--url", default="http://127.0.0.1:3000/webhooks/whatsapp")
+    sim.add_argument("--phone-number-id", default=DEMO_PHONE_NUMBER_ID)
+    sim.add_argument("--count", type=int, default=20)
+    sim.add_argument("--interval", type=float, default=3.0)
+    sim.set_defaults(func=cmd_simulate)
+    sub.add_parser("rotate-data-key", help="start a new data key").set_defaults(func=cmd_rotate_data_key)
+    sub.add_parser("rewrap-keys", help="re-wrap data keys under the first master key").set_defaults(
+        func=cmd_rewrap_keys)
+    args = parser.parse_args(argv)
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()

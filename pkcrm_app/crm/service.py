@@ -1,0 +1,163 @@
+"""What people do with pipelines and leads: the board and moving leads between stages."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from pkcrm_app.accounts.permissions import Actor, Permission
+from pkcrm_app.audit.service import record
+from pkcrm_app.core.db import utcnow
+from pkcrm_app.core.errors import InvalidInput, NotFound
+from pkcrm_app.core.events import DomainEvent, emit_on_commit
+from pkcrm_app.crm.models import Contact, Lead, LeadStageChange, Pipeline, Stage, StageOutcome
+from pkcrm_app.inbox.models import Conversation
+
+DEFAULT_STAGES: tuple[tuple[str, StageOutcome], ...] = (
+    ("New", StageOutcome.OPEN),
+    ("Qualified", StageOutcome.OPEN),
+    ("Proposal", StageOutcome.OPEN),
+    ("Won", StageOutcome.WON),
+    ("Lost", StageOutcome.LOST),
+)
+CURRENCY_SIGNS = {"USD": "$", "EUR": "€", "GBP": "£", "PKR": "Rs ", "INR": "₹", "AED": "AED "}
+
+
+@dataclass(frozen=True)
+class LeadCard:
+    lead_id: int
+    stage_id: int
+    contact_name: str
+    preview: str
+    last_activity: datetime | None
+    value: Decimal
+    currency: str
+    unread: int
+
+
+@dataclass(frozen=True)
+class BoardColumn:
+    stage_id: int
+    name: str
+    outcome: StageOutcome
+    count: int
+    totals: dict[str, Decimal]
+    cards: list[LeadCard]
+
+
+def format_money(amount: Decimal, currency: str) -> str:
+    sign = CURRENCY_SIGNS.get(currency, currency + " ")
+    return f"{sign}{amount:,.0f}"
+
+
+def create_pipeline(
+    db: Session, *, org_id: int, name: str = "Sales", stages: Sequence[tuple[str, StageOutcome]] = DEFAULT_STAGES
+) -> Pipeline:
+    """A pipeline with its stages; the organisation's first becomes the default."""
+    has_default = db.scalar(select(Pipeline.id).where(Pipeline.org_id == org_id, Pipeline.is_default.is_(True)))
+    pipeline = Pipeline(org_id=org_id, name=name, is_default=has_default is None)
+    db.add(pipeline)
+    db.flush()
+    for position, (stage_name, outcome) in enumerate(stages):
+        db.add(Stage(org_id=org_id, pipeline_id=pipeline.id, name=stage_name, position=position, outcome=outcome))
+    db.flush()
+    return pipeline
+
+
+def default_pipeline(db: Session, org_id: int) -> Pipeline:
+    pipeline = db.scalar(select(Pipeline).where(Pipeline.org_id == org_id, Pipeline.is_default.is_(True)))
+    if pipeline is None:
+        raise NotFound("this organisation has no default pipeline")
+    return pipeline
+
+
+def stages_of(db: Session, org_id: int, pipeline_id: int) -> list[Stage]:
+    return list(db.scalars(
+        select(Stage).where(Stage.org_id == org_id, Stage.pipeline_id == pipeline_id).order_by(Stage.position)
+    ))
+
+
+def board(db: Session, actor: Actor, *, cards_per_stage: int = 20) -> list[BoardColumn]:
+    """The default pipeline's columns: counts and totals of all leads, the most recent cards."""
+    actor.require(Permission.BOARD_VIEW)
+    pipeline = default_pipeline(db, actor.org_id)
+    stages = stages_of(db, actor.org_id, pipeline.id)
+    counts: dict[int, int] = defaultdict(int)
+    totals: dict[int, dict[str, Decimal]] = defaultdict(dict)
+    for stage_id, currency, count, total in db.execute(
+        select(Lead.stage_id, Lead.currency, func.count(), func.coalesce(func.sum(Lead.value), 0))
+        .where(Lead.org_id == actor.org_id, Lead.pipeline_id == pipeline.id)
+        .group_by(Lead.stage_id, Lead.currency)
+    ):
+        counts[stage_id] += count
+        totals[stage_id][currency] = Decimal(total)
+    activity = func.coalesce(Conversation.last_message_at, Lead.created_at)
+    columns = []
+    for stage in stages:
+        rows = db.execute(
+            select(Lead, Contact.name, Contact.phone_e164, Conversation.last_message_preview,
+                   Conversation.unread_count, activity)
+            .join(Contact, Contact.id == Lead.contact_id)
+            .outerjoin(Conversation, (Conversation.contact_id == Lead.contact_id) & (Conversation.org_id == Lead.org_id))
+            .where(Lead.org_id == actor.org_id, Lead.stage_id == stage.id)
+            .order_by(activity.desc(), Lead.id.desc())
+            .limit(cards_per_stage)
+        ).all()
+        cards = [
+            LeadCard(lead_id=lead.id, stage_id=stage.id, contact_name=name or phone or "Unknown",
+                     preview=preview or "", last_activity=last, value=lead.value, currency=lead.currency,
+                     unread=unread or 0)
+            for lead, name, phone, preview, unread, last in rows
+        ]
+        columns.append(BoardColumn(stage_id=stage.id, name=stage.name, outcome=stage.outcome,
+                                   count=counts[stage.id], totals=totals[stage.id], cards=cards))
+    return columns
+
+
+def get_lead(db: Session, actor: Actor, lead_id: int) -> Lead:
+    """A lead of the actor's organisation, or NotFound (never another organisation's)."""
+    lead = db.scalar(select(Lead).where(Lead.id == lead_id, Lead.org_id == actor.org_id))
+    if lead is None:
+        raise NotFound("lead not found")
+    return lead
+
+
+def move_lead(db: Session, actor: Actor, lead_id: int, stage_id: int) -> Lead:
+    """Move a lead to another stage of its pipeline, with history and audit."""
+    actor.require(Permission.LEAD_MOVE)
+    lead = get_lead(db, actor, lead_id)
+    stage = db.scalar(select(Stage).where(Stage.id == stage_id, Stage.org_id == actor.org_id))
+    if stage is None or stage.pipeline_id != lead.pipeline_id:
+        raise InvalidInput("that stage is not in this lead's pipeline")
+    if stage.id == lead.stage_id:
+        return lead
+    now = utcnow()
+    db.add(LeadStageChange(org_id=actor.org_id, lead_id=lead.id, from_stage_id=lead.stage_id,
+                           to_stage_id=stage.id, actor_user_id=actor.user_id, changed_at=now))
+    record(db, action="lead.moved", org_id=actor.org_id, actor_user_id=actor.user_id, target_type="lead",
+           target_id=lead.id, details={"from": lead.stage_id, "to": stage.id})
+    lead.stage_id, lead.stage_entered_at, lead.updated_at = stage.id, now, now
+    db.flush()
+    emit_on_commit(db, DomainEvent(actor.org_id, "leads", (lead.id,)))
+    return lead
+
+
+def open_lead_for_contact(db: Session, *, org_id: int, contact_id: int, source: str = "whatsapp") -> Lead:
+    """A new lead in the first stage of the default pipeline."""
+    pipeline = default_pipeline(db, org_id)
+    first = db.scalar(select(Stage).where(Stage.pipeline_id == pipeline.id).order_by(Stage.position).limit(1))
+    if first is None:
+        raise NotFound("the default pipeline has no stages")
+    now = utcnow()
+    lead = Lead(org_id=org_id, contact_id=contact_id, pipeline_id=pipeline.id, stage_id=first.id,
+                source=source, created_at=now, updated_at=now, stage_entered_at=now)
+    db.add(lead)
+    db.flush()
+    db.add(LeadStageChange(org_id=org_id, lead_id=lead.id, from_stage_id=None, to_stage_id=first.id, changed_at=now))
+    return lead

@@ -1,0 +1,1 @@
+"""Per-organisation shared state and the bridge from domain events to open tabs."""

@@ -1,0 +1,83 @@
+"""The WhatsApp Cloud API webhook: verification handshake and signed deliveries."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import defaultdict
+from functools import lru_cache
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+
+from pkcrm_app.core.db import get_database
+from pkcrm_app.settings import get_settings
+from pkcrm_app.whatsapp.ingest import ingest
+from pkcrm_app.whatsapp.numbers import NumberDirectory
+from pkcrm_app.whatsapp.webhook import ChangeBatch, WebhookFormatError, parse_envelope, signature_matches
+
+log = logging.getLogger("pkcrm.webhook")
+
+
+@lru_cache(maxsize=1)
+def number_directory() -> NumberDirectory:
+    return NumberDirectory(get_database())
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "?"
+
+
+async def verify_webhook(request: Request) -> Response:
+    """Meta's GET handshake: echo hub.challenge when hub.verify_token is one of ours."""
+    params = request.query_params
+    mode = params.get("hub.mode") or params.get("hub_mode")
+    token = params.get("hub.verify_token") or params.get("hub_verify_token") or ""
+    challenge = params.get("hub.challenge") or params.get("hub_challenge") or ""
+    if mode == "subscribe" and token and await run_in_threadpool(number_directory().verify_token_matches, token):
+        return PlainTextResponse(challenge)
+    log.warning("webhook verification refused from %s (mode=%r)", _client(request), mode)
+    return PlainTextResponse("verification failed", status_code=403)
+
+
+async def receive_webhook(request: Request) -> Response:
+    """Check size and signature, parse, route each change to the organisation owning its number."""
+    limit = get_settings().webhook_max_bytes
+    if int(request.headers.get("content-length") or 0) > limit:
+        log.warning("webhook from %s refused: body over %d bytes", _client(request), limit)
+        return JSONResponse({"error": "payload too large"}, status_code=413)
+    body = await request.body()
+    if len(body) > limit:
+        log.warning("webhook from %s refused: body over %d bytes", _client(request), limit)
+        return JSONResponse({"error": "payload too large"}, status_code=413)
+    directory = number_directory()
+    header = request.headers.get("x-hub-signature-256")
+    secrets = await run_in_threadpool(directory.app_secrets)
+    matched = {s for s in secrets if signature_matches(body, header, s)}
+    if not matched:
+        reason = "missing" if not header else "invalid"
+        log.warning("webhook from %s refused: %s X-Hub-Signature-256", _client(request), reason)
+        return JSONResponse({"error": f"{reason} signature"}, status_code=401)
+    try:
+        batches = parse_envelope(json.loads(body))
+    except (ValueError, RecursionError) as exc:
+        log.warning("webhook from %s refused: malformed body (%s)", _client(request), exc)
+        message = str(exc) if isinstance(exc, WebhookFormatError) else "malformed JSON"
+        return JSONResponse({"error": message}, status_code=400)
+    by_org: dict[int, list[ChangeBatch]] = defaultdict(list)
+    for batch in batches:
+        number = directory.by_phone_number_id(batch.phone_number_id)
+        if number is None or number.app_secret not in matched:
+            log.warning("webhook change for unknown phone_number_id %r acknowledged, nothing stored",
+                        batch.phone_number_id)
+            continue
+        for reason in batch.skipped:
+            log.warning("webhook item skipped for %s: %s", batch.phone_number_id, reason)
+        by_org[number.org_id].append(batch)
+    stored = duplicates = statuses = 0
+    for org_id, org_batches in by_org.items():
+        report = await run_in_threadpool(ingest, get_database(), org_id, org_batches)
+        stored, duplicates = stored + report.stored, duplicates + report.duplicates
+        statuses += report.statuses_applied
+    return JSONResponse({"stored": stored, "duplicates": duplicates, "statuses": statuses})

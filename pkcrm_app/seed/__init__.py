@@ -1,0 +1,1 @@
+"""Demo organisation for a newcomer's first run."""

@@ -1,0 +1,42 @@
+"""The frame of every signed-in page: top bar with organisation, user, role and logout."""
+
+import reflex as rx
+
+from pkcrm_app.ui.components.forms import post_and_follow
+
+from pkcrm_app.ui.states.session import SessionState
+
+
+def logout_button() -> rx.Component:
+    return rx.button("Log out", variant="soft", color_scheme="gray", size="1", id="logout",
+                     on_click=post_and_follow("/auth/logout"))
+
+
+def top_bar() -> rx.Component:
+    return rx.hstack(
+        rx.hstack(
+            rx.box(rx.icon("message-circle", size=18, color="white"), background="var(--green-9)",
+                   border_radius="8px", padding="6px", display="flex"),
+            rx.text("PK WhatsApp CRM", weight="bold", size="3"),
+            rx.separator(orientation="vertical", size="1"),
+            rx.text(SessionState.org_name, size="2", color_scheme="gray", id="org-name"),
+            align="center", spacing="3",
+        ),
+        rx.spacer(),
+        rx.hstack(
+            rx.text(SessionState.user_name, size="2", id="user-name"),
+            rx.badge(SessionState.role, variant="surface", color_scheme="green"),
+            logout_button(),
+            align="center", spacing="3",
+        ),
+        padding_x="20px", height="56px", align="center", width="100%",
+        border_bottom="1px solid var(--gray-5)", background="var(--color-panel-solid)",
+    )
+
+
+def page_frame(*children: rx.Component) -> rx.Component:
+    return rx.box(
+        top_bar(),
+        rx.box(*children, flex="1", overflow="hidden", display="flex"),
+        display="flex", flex_direction="column", height="100vh", background="var(--gray-2)",
+    )

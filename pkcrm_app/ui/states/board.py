@@ -1,0 +1,99 @@
+"""One tab's board and conversation pane: a page of cards and of messages, never whole tables."""
+
+from __future__ import annotations
+
+import asyncio
+
+import reflex as rx
+
+from pkcrm_app.accounts.permissions import Actor
+from pkcrm_app.core.db import get_database
+from pkcrm_app.core.errors import DomainError
+from pkcrm_app.crm import service as crm
+from pkcrm_app.inbox import service as inbox
+from pkcrm_app.live.state import OrgLive
+from pkcrm_app.ui.states.session import SessionState
+from pkcrm_app.ui.states.views import ColumnView, ThreadPane, column_views, thread_pane
+
+CARDS_STEP = 20
+MESSAGES_STEP = 50
+
+
+def _load_columns(actor: Actor, cards: int, tz: str) -> list[ColumnView]:
+    with get_database().session() as db:
+        return column_views(crm.board(db, actor, cards_per_stage=cards), tz)
+
+
+def _load_thread(actor: Actor, lead_id: int, limit: int, tz: str) -> ThreadPane:
+    with get_database().session() as db:
+        return thread_pane(inbox.lead_thread(db, actor, lead_id, limit=limit), tz)
+
+
+def _move(actor: Actor, lead_id: int, stage_id: int) -> None:
+    with get_database().session() as db:
+        crm.move_lead(db, actor, lead_id, stage_id)
+
+
+def _mark_read(actor: Actor, lead_id: int) -> None:
+    with get_database().session() as db:
+        inbox.mark_read(db, actor, lead_id)
+
+
+class BoardState(SessionState):
+    cards_per_stage: int = CARDS_STEP
+    selected_lead_id: int = 0
+    thread_limit: int = MESSAGES_STEP
+    error: str = ""
+
+    @rx.var
+    async def columns(self) -> list[ColumnView]:
+        """Re-read whenever a lead or message of this organisation changes (shared counters)."""
+        live = await self.get_state(OrgLive)
+        _ = (live.leads_rev, live.messages_rev, self._org_id)
+        actor = self.actor()
+        if actor is None:
+            return []
+        return await asyncio.to_thread(_load_columns, actor, self.cards_per_stage, self._tz)
+
+    @rx.var
+    async def thread(self) -> ThreadPane:
+        live = await self.get_state(OrgLive)
+        _ = (live.leads_rev, live.messages_rev, self._org_id)
+        actor = self.actor()
+        if actor is None or not self.selected_lead_id:
+            return ThreadPane()
+        try:
+            return await asyncio.to_thread(_load_thread, actor, self.selected_lead_id, self.thread_limit, self._tz)
+        except DomainError:
+            return ThreadPane()
+
+    @rx.event
+    async def open_lead(self, lead_id: int):  # type: ignore[no-untyped-def]
+        self.selected_lead_id, self.thread_limit, self.error = lead_id, MESSAGES_STEP, ""
+        actor = self.actor()
+        if actor is not None:
+            await asyncio.to_thread(_mark_read, actor, lead_id)
+
+    @rx.event
+    def close_lead(self) -> None:
+        self.selected_lead_id = 0
+
+    @rx.event
+    async def move_lead(self, lead_id: int, stage_id: str):  # type: ignore[no-untyped-def]
+        actor = self.actor()
+        if actor is None:
+            return rx.redirect("/login")
+        try:
+            await asyncio.to_thread(_move, actor, int(lead_id), int(stage_id))
+            self.error = ""
+        except (DomainError, ValueError) as exc:
+            self.error = str(exc)
+        return None
+
+    @rx.event
+    def show_more_cards(self) -> None:
+        self.cards_per_stage += CARDS_STEP
+
+    @rx.event
+    def load_earlier(self) -> None:
+        self.thread_limit += MESSAGES_STEP

@@ -1,0 +1,55 @@
+"""The signed-in user of a tab, read from the HttpOnly session cookie on every page load."""
+
+from __future__ import annotations
+
+import asyncio
+from http.cookies import SimpleCookie
+
+import reflex as rx
+
+from pkcrm_app.accounts import service
+from pkcrm_app.accounts.permissions import Actor, Role
+from pkcrm_app.core.db import get_database
+from pkcrm_app.live.state import OrgLive, link_token
+from pkcrm_app.routes.auth import SESSION_COOKIE
+
+
+def _resolve(token: str | None) -> service.SessionInfo | None:
+    with get_database().session() as db:
+        return service.resolve_session(db, token)
+
+
+class SessionState(rx.State):
+    """Who is signed in; the ids stay on the server (backend-only vars)."""
+
+    user_name: str = ""
+    org_name: str = ""
+    role: str = ""
+    _user_id: int = 0
+    _org_id: int = 0
+    _tz: str = "UTC"
+
+    def actor(self) -> Actor | None:
+        if not self._org_id or not self.role:
+            return None
+        return Actor(user_id=self._user_id, org_id=self._org_id, role=Role(self.role))
+
+    def _cookie_token(self) -> str | None:
+        cookies = SimpleCookie()
+        cookies.load(self.router.headers.cookie or "")
+        morsel = cookies.get(SESSION_COOKIE)
+        return morsel.value if morsel else None
+
+    @rx.event
+    async def require_login(self):  # type: ignore[no-untyped-def]
+        """on_load of every private page: resolve the cookie, else go to the login page."""
+        info = await asyncio.to_thread(_resolve, self._cookie_token())
+        if info is None:
+            self.user_name = self.org_name = self.role = ""
+            self._user_id = self._org_id = 0
+            return rx.redirect("/login")
+        self.user_name, self.org_name, self.role = info.user_name, info.org_name, info.actor.role.value
+        self._user_id, self._org_id = info.actor.user_id or 0, info.actor.org_id
+        live = await self.get_state(OrgLive)
+        await live._link_to(link_token(info.actor.org_id))
+        return None

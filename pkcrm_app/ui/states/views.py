@@ -1,0 +1,108 @@
+"""Small, display-ready rows for the board and the conversation pane (what a tab holds)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from pkcrm_app.crm.service import BoardColumn, format_money
+from pkcrm_app.inbox.models import Direction, MessageStatus
+from pkcrm_app.inbox.service import ThreadView
+
+TICKS = {
+    MessageStatus.PENDING: ("🕓", "gray"),
+    MessageStatus.SENT: ("✓", "gray"),
+    MessageStatus.DELIVERED: ("✓✓", "gray"),
+    MessageStatus.READ: ("✓✓", "blue"),
+    MessageStatus.PLAYED: ("✓✓", "blue"),
+    MessageStatus.FAILED: ("⚠ failed", "red"),
+}
+
+
+@dataclass
+class CardView:
+    lead_id: int = 0
+    stage_id: str = ""
+    contact_name: str = ""
+    preview: str = ""
+    when: str = ""
+    value: str = ""
+    unread: int = 0
+
+
+@dataclass
+class ColumnView:
+    stage_id: str = ""
+    name: str = ""
+    outcome: str = ""
+    count: int = 0
+    total: str = ""
+    hidden: int = 0
+    cards: list[CardView] = field(default_factory=list)
+
+
+@dataclass
+class MessageRow:
+    message_id: int = 0
+    inbound: bool = True
+    text: str = ""
+    supported: bool = True
+    when: str = ""
+    ticks: str = ""
+    tick_color: str = "gray"
+    error: str = ""
+
+
+@dataclass
+class ThreadPane:
+    lead_id: int = 0
+    contact_name: str = ""
+    phone: str = ""
+    stage_id: str = ""
+    stage_name: str = ""
+    earlier: int = 0
+    messages: list[MessageRow] = field(default_factory=list)
+
+
+def short_time(moment: datetime | None, tz: str, now: datetime | None = None) -> str:
+    """'14:05' today, '3 Nov' this year, '3 Nov 2025' before, in the organisation's time zone."""
+    if moment is None:
+        return ""
+    zone = ZoneInfo(tz)
+    local = moment.replace(tzinfo=UTC).astimezone(zone)
+    today = (now or datetime.now(UTC)).astimezone(zone)
+    if local.date() == today.date():
+        return local.strftime("%H:%M")
+    if local.year == today.year:
+        return f"{local.day} {local:%b}"
+    return f"{local.day} {local:%b %Y}"
+
+
+def column_views(columns: list[BoardColumn], tz: str) -> list[ColumnView]:
+    return [
+        ColumnView(
+            stage_id=str(c.stage_id), name=c.name, outcome=c.outcome.value, count=c.count,
+            total=" · ".join(format_money(v, cur) for cur, v in sorted(c.totals.items())) or format_money(0, "USD"),  # type: ignore[arg-type]
+            hidden=max(0, c.count - len(c.cards)),
+            cards=[
+                CardView(lead_id=card.lead_id, stage_id=str(card.stage_id), contact_name=card.contact_name,
+                         preview=card.preview, when=short_time(card.last_activity, tz),
+                         value=format_money(card.value, card.currency), unread=card.unread)
+                for card in c.cards
+            ],
+        )
+        for c in columns
+    ]
+
+
+def thread_pane(thread: ThreadView, tz: str) -> ThreadPane:
+    rows = []
+    for m in thread.messages:
+        ticks, color = ("", "gray") if m.direction == Direction.INBOUND else TICKS.get(m.status, ("", "gray"))
+        rows.append(MessageRow(message_id=m.message_id, inbound=m.direction == Direction.INBOUND, text=m.text,
+                               supported=m.supported, when=short_time(m.sent_at, tz), ticks=ticks,
+                               tick_color=color, error=m.error))
+    return ThreadPane(lead_id=thread.lead_id, contact_name=thread.contact_name, phone=thread.phone,
+                      stage_id=str(thread.stage_id), stage_name=thread.stage_name,
+                      earlier=max(0, thread.total_messages - len(rows)), messages=rows)
