@@ -39,14 +39,13 @@ def cmd_seed_demo(args: argparse.Namespace) -> None:
 
 def cmd_simulate(args: argparse.Namespace) -> None:
     from pkcrm_app.crm.models import Contact
-    from pkcrm_app.seed.demo import DEMO_PHONE_NUMBER_ID
     from pkcrm_app.whatsapp.models import WhatsAppNumber
     from pkcrm_app.whatsapp.simulator import Customer, run
 
     with get_database().session() as db:
         number = db.scalar(select(WhatsAppNumber).where(WhatsAppNumber.phone_number_id == args.phone_number_id))
         if number is None:
-            sys.exit(f"no WhatsApp number {args.phone_number_id} is connected; run `make run` (it seeds the demo) first")
+            sys.exit(f"no WhatsApp number {args.phone_number_id} is connected; `make run` seeds the demo one")
         customers = [Customer(c.wa_id, c.name) for c in db.scalars(
             select(Contact).where(Contact.org_id == number.org_id).order_by(Contact.id).limit(50))]
         secret = number.app_secret

@@ -18,7 +18,7 @@ from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import DateTime, LargeBinary, String, select, update
+from sqlalchemy import DateTime, LargeBinary, String, insert, select, update
 from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -172,7 +172,7 @@ class Keyring:
         raw = AESGCM.generate_key(bit_length=256)
         with self.engine.begin() as conn:
             conn.execute(
-                DataKey.__table__.insert().values(
+                insert(DataKey).values(
                     id=key_id.hex(), wrapped=self._wrap(key_id.hex(), raw),
                     master_key_id=self.master.active_id, created_at=utcnow(),
                 )

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -83,9 +82,20 @@ class Database:
         self.engine.dispose()
 
 
-@lru_cache(maxsize=1)
-def get_database() -> Database:
-    """The process-wide database from settings."""
-    from pkcrm_app.settings import get_settings
+_current: Database | None = None
 
-    return Database(get_settings().sqlalchemy_url)
+
+def get_database() -> Database:
+    """The process-wide database, opened from settings on first use."""
+    global _current
+    if _current is None:
+        from pkcrm_app.settings import get_settings
+
+        _current = Database(get_settings().sqlalchemy_url)
+    return _current
+
+
+def set_database(database: Database | None) -> None:
+    """Make `database` the process-wide one (tests, tools); None reopens from settings next time."""
+    global _current
+    _current = database

@@ -104,7 +104,8 @@ def board(db: Session, actor: Actor, *, cards_per_stage: int = 20) -> list[Board
             select(Lead, Contact.name, Contact.phone_e164, Conversation.last_message_preview,
                    Conversation.unread_count, activity)
             .join(Contact, Contact.id == Lead.contact_id)
-            .outerjoin(Conversation, (Conversation.contact_id == Lead.contact_id) & (Conversation.org_id == Lead.org_id))
+            .outerjoin(Conversation, (Conversation.contact_id == Lead.contact_id)
+                       & (Conversation.org_id == Lead.org_id))
             .where(Lead.org_id == actor.org_id, Lead.stage_id == stage.id)
             .order_by(activity.desc(), Lead.id.desc())
             .limit(cards_per_stage)

@@ -107,7 +107,7 @@ def _seed_contact(
     value = Decimal(rng.randrange(150, 4000) * 10)
     lead = Lead(org_id=org_id, contact_id=contact.id, pipeline_id=pipeline_id, stage_id=stage.id,
                 title=product, value=value, currency="PKR" if rng.random() < 0.7 else "USD",
-                owner_user_id=rng.choice(agent_ids + [None]), created_at=started, updated_at=started,
+                owner_user_id=rng.choice([*agent_ids, None]), created_at=started, updated_at=started,
                 stage_entered_at=started + timedelta(days=rng.uniform(0, 3)))
     db.add(lead)
     db.flush()

@@ -31,7 +31,7 @@ class IngestReport:
     conversations: set[int] = field(default_factory=set)
 
 
-def _contact_for(db: Session, org_id: int, message: InboundMessage, report: IngestReport) -> tuple[Contact, bool]:
+def _contact_for(db: Session, org_id: int, message: InboundMessage) -> tuple[Contact, bool]:
     contact = db.scalar(select(Contact).where(Contact.org_id == org_id, Contact.wa_id == message.sender_id))
     if contact is not None:
         if message.sender_name and contact.name != message.sender_name and not contact.name:
@@ -57,11 +57,13 @@ def _conversation_for(db: Session, org_id: int, contact_id: int) -> Conversation
 
 def store_inbound(db: Session, org_id: int, message: InboundMessage, report: IngestReport) -> None:
     """Store one inbound message once, opening contact, lead and conversation as needed."""
-    exists = db.scalar(select(Message.id).where(Message.org_id == org_id, Message.wa_message_id == message.wa_message_id))
+    exists = db.scalar(
+        select(Message.id).where(Message.org_id == org_id, Message.wa_message_id == message.wa_message_id)
+    )
     if exists is not None:
         report.duplicates += 1
         return
-    contact, is_new = _contact_for(db, org_id, message, report)
+    contact, is_new = _contact_for(db, org_id, message)
     if is_new:
         report.new_leads.append(open_lead_for_contact(db, org_id=org_id, contact_id=contact.id).id)
     conversation = _conversation_for(db, org_id, contact.id)
@@ -92,7 +94,7 @@ def apply_status(db: Session, org_id: int, update: StatusUpdate, report: IngestR
         message.error = update.errors or [{"title": "failed without details"}]
         if message.status != MessageStatus.FAILED and current < STATUS_RANK["delivered"]:
             message.status = MessageStatus.FAILED
-    elif update.status in STATUS_RANK and message.status != MessageStatus.FAILED and STATUS_RANK[update.status] > current:
+    elif message.status != MessageStatus.FAILED and STATUS_RANK.get(update.status, -1) > current:
         message.status = MessageStatus(update.status)
     else:
         report.statuses_ignored += 1

@@ -56,7 +56,9 @@ def signed_body(envelope: dict[str, Any], app_secret: str) -> tuple[bytes, dict[
     return body, {"Content-Type": "application/json", "X-Hub-Signature-256": sign(body, app_secret)}
 
 
-def conversation_stream(customers: list[Customer], rng: random.Random, new_every: int = 5) -> Iterator[tuple[Customer, str]]:
+def conversation_stream(
+    customers: list[Customer], rng: random.Random, new_every: int = 5
+) -> Iterator[tuple[Customer, str]]:
     """Endless (customer, text) pairs; every `new_every`-th message comes from a brand-new customer."""
     count = 0
     while True:

@@ -81,7 +81,7 @@ def _parse_message(raw: dict[str, Any], names: dict[str, str], fallback_sender: 
     sender = raw.get("from") or raw.get("user_id") or fallback_sender
     if not isinstance(sender, str) or not sender:
         raise WebhookFormatError(f"message {wa_message_id} has no sender")
-    msg_type = raw.get("type") if isinstance(raw.get("type"), str) else "unknown"
+    msg_type = raw["type"] if isinstance(raw.get("type"), str) and raw["type"] else "unknown"
     text = _dict(raw.get("text")).get("body") if msg_type == "text" else None
     return InboundMessage(
         wa_message_id=wa_message_id, sender_id=sender, sender_name=names.get(sender, ""),

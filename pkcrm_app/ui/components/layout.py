@@ -3,7 +3,6 @@
 import reflex as rx
 
 from pkcrm_app.ui.components.forms import post_and_follow
-
 from pkcrm_app.ui.states.session import SessionState
 
 

@@ -1,0 +1,1 @@
+"""PK WhatsApp Mini CRM."""

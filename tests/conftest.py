@@ -1,0 +1,96 @@
+"""Databases for tests: a fresh migrated SQLite file, and a fresh PostgreSQL database when reachable."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+
+import pytest
+
+TEST_MASTER_KEY = "test:" + "A" * 43  # 32 zero-ish bytes, urlsafe base64; never a real key
+os.environ.setdefault("PKCRM_MASTER_KEY", TEST_MASTER_KEY)
+
+from pkcrm_app.core.crypto import MasterKeys  # noqa: E402
+from pkcrm_app.core.db import Database, set_database  # noqa: E402
+from pkcrm_app.core.migrate import upgrade_to_head  # noqa: E402
+
+PG_ADMIN_URL = os.environ.get("PKCRM_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+REDIS_TEST_URL = os.environ.get("PKCRM_TEST_REDIS", "redis://127.0.0.1:6379/15")
+
+
+def postgres_reachable() -> str | None:
+    """None when PostgreSQL answers, else the reason to skip."""
+    try:
+        import psycopg
+
+        with psycopg.connect(PG_ADMIN_URL.replace("+psycopg", ""), connect_timeout=2):
+            return None
+    except Exception as exc:  # any failure means: not available here
+        return f"PostgreSQL not reachable at {PG_ADMIN_URL}: {exc.__class__.__name__}"
+
+
+def redis_reachable() -> str | None:
+    try:
+        import redis
+
+        redis.Redis.from_url(REDIS_TEST_URL, socket_connect_timeout=2).ping()
+        return None
+    except Exception as exc:
+        return f"Redis not reachable at {REDIS_TEST_URL}: {exc.__class__.__name__}"
+
+
+def create_pg_database() -> str:
+    """A new empty PostgreSQL database; returns its SQLAlchemy URL."""
+    import psycopg
+
+    name = f"pkcrm_test_{secrets.token_hex(4)}"
+    with psycopg.connect(PG_ADMIN_URL.replace("+psycopg", ""), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+
+
+def drop_pg_database(url: str) -> None:
+    import psycopg
+
+    name = url.rsplit("/", 1)[1]
+    with psycopg.connect(PG_ADMIN_URL.replace("+psycopg", ""), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def master_keys() -> MasterKeys:
+    return MasterKeys.parse(TEST_MASTER_KEY)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database(request: pytest.FixtureRequest, tmp_path, master_keys) -> Iterator[Database]:  # type: ignore[no-untyped-def]
+    """A migrated database of each kind, made the process-wide one for the test."""
+    if request.param == "postgres":
+        reason = postgres_reachable()
+        if reason:
+            pytest.skip(reason)
+        url = create_pg_database()
+    else:
+        url = f"sqlite:///{tmp_path / 'test.db'}"
+    upgrade_to_head(url)
+    db = Database(url, master_keys)
+    db.keyring.ensure_active_key()
+    set_database(db)
+    yield db
+    set_database(None)
+    db.dispose()
+    if request.param == "postgres":
+        drop_pg_database(url)
+
+
+@pytest.fixture
+def sqlite_database(tmp_path, master_keys) -> Iterator[Database]:  # type: ignore[no-untyped-def]
+    url = f"sqlite:///{tmp_path / 'test.db'}"
+    upgrade_to_head(url)
+    db = Database(url, master_keys)
+    db.keyring.ensure_active_key()
+    set_database(db)
+    yield db
+    set_database(None)
+    db.dispose()
