@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Iterator
 
 import pytest
 
@@ -12,8 +11,6 @@ TEST_MASTER_KEY = "test:" + "A" * 43  # 32 zero-ish bytes, urlsafe base64; never
 os.environ.setdefault("PKCRM_MASTER_KEY", TEST_MASTER_KEY)
 
 from pkcrm_app.core.crypto import MasterKeys  # noqa: E402
-from pkcrm_app.core.db import Database, set_database  # noqa: E402
-from pkcrm_app.core.migrate import upgrade_to_head  # noqa: E402
 
 PG_ADMIN_URL = os.environ.get("PKCRM_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 REDIS_TEST_URL = os.environ.get("PKCRM_TEST_REDIS", "redis://127.0.0.1:6379/15")
@@ -61,36 +58,3 @@ def drop_pg_database(url: str) -> None:
 @pytest.fixture
 def master_keys() -> MasterKeys:
     return MasterKeys.parse(TEST_MASTER_KEY)
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database(request: pytest.FixtureRequest, tmp_path, master_keys) -> Iterator[Database]:  # type: ignore[no-untyped-def]
-    """A migrated database of each kind, made the process-wide one for the test."""
-    if request.param == "postgres":
-        reason = postgres_reachable()
-        if reason:
-            pytest.skip(reason)
-        url = create_pg_database()
-    else:
-        url = f"sqlite:///{tmp_path / 'test.db'}"
-    upgrade_to_head(url)
-    db = Database(url, master_keys)
-    db.keyring.ensure_active_key()
-    set_database(db)
-    yield db
-    set_database(None)
-    db.dispose()
-    if request.param == "postgres":
-        drop_pg_database(url)
-
-
-@pytest.fixture
-def sqlite_database(tmp_path, master_keys) -> Iterator[Database]:  # type: ignore[no-untyped-def]
-    url = f"sqlite:///{tmp_path / 'test.db'}"
-    upgrade_to_head(url)
-    db = Database(url, master_keys)
-    db.keyring.ensure_active_key()
-    set_database(db)
-    yield db
-    set_database(None)
-    db.dispose()

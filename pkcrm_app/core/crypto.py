@@ -64,7 +64,7 @@ class MasterKeys:
             kid, _, encoded = item.rpartition(":")
             kid = kid or "k1"
             try:
-                key = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
+                key = base64.b64decode(encoded + "=" * (-len(encoded) % 4), altchars=b"-_", validate=True)
             except ValueError as exc:
                 raise EncryptionKeyError(f"master key '{kid}' is not valid base64") from exc
             if len(key) != 32:
@@ -89,14 +89,20 @@ def load_master_keys() -> MasterKeys:
         return MasterKeys.parse(settings.master_key)
     path = settings.key_file
     path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        pass
-    else:
+    if not path.exists():
+        # Write a complete file under a temporary name, then link it into place: a worker starting
+        # at the same moment either wins the link or reads the winner's finished file.
+        draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as handle:
             handle.write(MasterKeys.generate_line() + "\n")
-        log.warning("created a new master key file at %s (keep it safe and backed up)", path)
+        try:
+            os.link(draft, path)
+            log.warning("created a new master key file at %s (keep it safe and backed up)", path)
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
     if path.stat().st_mode & 0o077:
         log.warning("master key file %s is readable by others; chmod 600 it", path)
     return MasterKeys.parse(path.read_text())

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import MetaData, create_engine, event
+from sqlalchemy import MetaData, create_engine, event, inspect
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -63,6 +63,10 @@ class Database:
         self.engine = make_engine(url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self.keyring = Keyring(self.engine, master_keys or load_master_keys())
+        if inspect(self.engine).has_table("encryption_key"):
+            # Load (or create) the data key now, on its own connection: doing it lazily inside a
+            # write transaction would wait on that transaction's own lock under SQLite.
+            self.keyring.ensure_active_key()
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -47,10 +47,14 @@ async def receive_webhook(request: Request) -> Response:
     if int(request.headers.get("content-length") or 0) > limit:
         log.warning("webhook from %s refused: body over %d bytes", _client(request), limit)
         return JSONResponse({"error": "payload too large"}, status_code=413)
-    body = await request.body()
-    if len(body) > limit:
-        log.warning("webhook from %s refused: body over %d bytes", _client(request), limit)
-        return JSONResponse({"error": "payload too large"}, status_code=413)
+    chunks, size = [], 0
+    async for chunk in request.stream():  # bounded read, even without a Content-Length header
+        size += len(chunk)
+        if size > limit:
+            log.warning("webhook from %s refused: body over %d bytes", _client(request), limit)
+            return JSONResponse({"error": "payload too large"}, status_code=413)
+        chunks.append(chunk)
+    body = b"".join(chunks)
     directory = number_directory()
     header = request.headers.get("x-hub-signature-256")
     secrets = await run_in_threadpool(directory.app_secrets)

@@ -44,7 +44,6 @@ def live_app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LiveApp
     env = {"DATABASE_URL": url, "PKCRM_INSTANCE_DIR": str(tmp_path), "PKCRM_MASTER_KEY": os.environ["PKCRM_MASTER_KEY"]}
     upgrade_to_head(url)
     database = Database(url, MasterKeys.parse(env["PKCRM_MASTER_KEY"]))
-    database.keyring.ensure_active_key()
     acme = make_org(database, "acme", "1001", {"alice": Role.AGENT, "mark": Role.MANAGER})
     globex = make_org(database, "globex", "2002", {"bob": Role.AGENT})
     database.dispose()

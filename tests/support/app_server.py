@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -64,10 +65,8 @@ class AppServer:
             os.killpg(self.process.pid, signal.SIGTERM)
             self.process.wait(timeout=20)
         except (ProcessLookupError, subprocess.TimeoutExpired):
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         self.process = None
         deadline = time.monotonic() + 10
         while not port_is_free(self.port) and time.monotonic() < deadline:

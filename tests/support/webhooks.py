@@ -52,3 +52,17 @@ def post_signed(client: TestClient, payload: Any, secret: str | None) -> Any:
     if secret is not None:
         headers["x-hub-signature-256"] = sign(body, secret)
     return client.post(WEBHOOK_URL, content=body, headers=headers)
+
+
+def post_text(base_url: str, *, phone_number_id: str, app_secret: str, wa_id: str, name: str, text: str) -> Any:
+    """POST one signed text message from customer `wa_id` to a running app at `base_url` (end-to-end tests)."""
+    import secrets
+    import time
+
+    import httpx
+
+    contacts = [{"profile": {"name": name}, "wa_id": wa_id}]
+    message = text_message("wamid." + secrets.token_hex(12), wa_id, text, int(time.time()))
+    body = json.dumps(envelope(change(phone_number_id, contacts=contacts, messages=[message]))).encode()
+    headers = {"content-type": "application/json", "x-hub-signature-256": sign(body, app_secret)}
+    return httpx.post(base_url.rstrip("/") + WEBHOOK_URL, content=body, headers=headers, timeout=30)

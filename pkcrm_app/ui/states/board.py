@@ -75,6 +75,13 @@ class BoardState(SessionState):
             await asyncio.to_thread(_mark_read, actor, lead_id)
 
     @rx.event
+    async def mark_open_read(self) -> None:
+        """A message arrived in the conversation this tab shows: it has been seen."""
+        actor = self.actor()
+        if actor is not None and self.selected_lead_id:
+            await asyncio.to_thread(_mark_read, actor, self.selected_lead_id)
+
+    @rx.event
     def close_lead(self) -> None:
         self.selected_lead_id = 0
 
