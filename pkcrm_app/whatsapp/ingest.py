@@ -1,12 +1,19 @@
-"""Stores parsed webhook batches: contacts, leads, conversations, messages and status updates."""
+"""Stores parsed webhook batches: contacts, leads, conversations, messages and status updates.
+
+Set-based: one query per kind of row for the whole delivery, rows touched in a fixed order (senders
+sorted), so concurrent deliveries that share customers cannot deadlock each other, and a lost race
+(the same message or contact stored by another worker meanwhile) is retried as a whole.
+"""
 
 from __future__ import annotations
 
 import logging
+import random
+import time
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from pkcrm_app.core.db import Database
@@ -19,6 +26,7 @@ from pkcrm_app.whatsapp.webhook import STATUS_RANK, ChangeBatch, InboundMessage,
 
 log = logging.getLogger(__name__)
 PREVIEW_CHARS = 140
+ATTEMPTS = 5
 
 
 @dataclass
@@ -31,87 +39,109 @@ class IngestReport:
     conversations: set[int] = field(default_factory=set)
 
 
-def _contact_for(db: Session, org_id: int, message: InboundMessage) -> tuple[Contact, bool]:
-    contact = db.scalar(select(Contact).where(Contact.org_id == org_id, Contact.wa_id == message.sender_id))
-    if contact is not None:
-        if message.sender_name and contact.name != message.sender_name and not contact.name:
-            contact.name = message.sender_name
-        return contact, False
-    phone = f"+{message.sender_id}" if message.sender_id.isdigit() else None
-    contact = Contact(org_id=org_id, wa_id=message.sender_id, phone_e164=phone, name=message.sender_name)
-    db.add(contact)
-    db.flush()
-    return contact, True
-
-
-def _conversation_for(db: Session, org_id: int, contact_id: int) -> Conversation:
-    conversation = db.scalar(
-        select(Conversation).where(Conversation.org_id == org_id, Conversation.contact_id == contact_id)
-    )
-    if conversation is None:
-        conversation = Conversation(org_id=org_id, contact_id=contact_id)
-        db.add(conversation)
+def _contacts(db: Session, org_id: int, messages: list[InboundMessage], report: IngestReport) -> dict[str, Contact]:
+    """The contact of every sender, creating new ones (each with a lead) in sender order."""
+    senders = sorted({m.sender_id for m in messages})
+    found = {c.wa_id: c for c in db.scalars(
+        select(Contact).where(Contact.org_id == org_id, Contact.wa_id.in_(senders)))}
+    names = {m.sender_id: m.sender_name for m in messages if m.sender_name}
+    created = []
+    for sender in senders:
+        if sender in found:
+            if not found[sender].name and names.get(sender):
+                found[sender].name = names[sender]
+            continue
+        contact = Contact(org_id=org_id, wa_id=sender, phone_e164=f"+{sender}" if sender.isdigit() else None,
+                          name=names.get(sender, ""))
+        found[sender] = contact
+        created.append(contact)
+    if created:
+        db.add_all(created)
         db.flush()
-    return conversation
+        report.new_leads.extend(open_lead_for_contact(db, org_id=org_id, contact_id=c.id).id for c in created)
+    return found
 
 
-def store_inbound(db: Session, org_id: int, message: InboundMessage, report: IngestReport) -> None:
-    """Store one inbound message once, opening contact, lead and conversation as needed."""
-    exists = db.scalar(
-        select(Message.id).where(Message.org_id == org_id, Message.wa_message_id == message.wa_message_id)
-    )
-    if exists is not None:
-        report.duplicates += 1
+def _conversations(db: Session, org_id: int, contact_ids: list[int]) -> dict[int, Conversation]:
+    found = {c.contact_id: c for c in db.scalars(
+        select(Conversation).where(Conversation.org_id == org_id, Conversation.contact_id.in_(contact_ids))
+        .order_by(Conversation.id))}
+    missing = [Conversation(org_id=org_id, contact_id=cid) for cid in sorted(contact_ids) if cid not in found]
+    if missing:
+        db.add_all(missing)
+        db.flush()
+        found.update({c.contact_id: c for c in missing})
+    return found
+
+
+def store_inbound(db: Session, org_id: int, messages: list[InboundMessage], report: IngestReport) -> None:
+    """Store each new inbound message once, opening contact, lead and conversation as needed."""
+    known = set(db.scalars(select(Message.wa_message_id).where(
+        Message.org_id == org_id, Message.wa_message_id.in_({m.wa_message_id for m in messages}))))
+    fresh: dict[str, InboundMessage] = {}
+    for message in messages:
+        if message.wa_message_id in known or message.wa_message_id in fresh:
+            report.duplicates += 1
+        else:
+            fresh[message.wa_message_id] = message
+    if not fresh:
         return
-    contact, is_new = _contact_for(db, org_id, message)
-    if is_new:
-        report.new_leads.append(open_lead_for_contact(db, org_id=org_id, contact_id=contact.id).id)
-    conversation = _conversation_for(db, org_id, contact.id)
-    stored = Message(
-        org_id=org_id, conversation_id=conversation.id, wa_message_id=message.wa_message_id,
-        direction=Direction.INBOUND, type=message.type, body=message.text, raw_payload=message.raw,
-        status=MessageStatus.RECEIVED, sent_at=message.timestamp,
-    )
-    db.add(stored)
-    if conversation.last_message_at is None or message.timestamp >= conversation.last_message_at:
-        conversation.last_message_at = message.timestamp
-        conversation.last_message_preview = render_text(stored)[0][:PREVIEW_CHARS]
-    conversation.last_inbound_at = max(filter(None, [conversation.last_inbound_at, message.timestamp]))
-    conversation.unread_count += 1
-    report.stored += 1
-    report.conversations.add(conversation.id)
+    ordered = sorted(fresh.values(), key=lambda m: (m.sender_id, m.timestamp, m.wa_message_id))
+    contacts = _contacts(db, org_id, ordered, report)
+    conversations = _conversations(db, org_id, [contacts[m.sender_id].id for m in ordered])
+    for message in ordered:
+        conversation = conversations[contacts[message.sender_id].id]
+        stored = Message(
+            org_id=org_id, conversation_id=conversation.id, wa_message_id=message.wa_message_id,
+            direction=Direction.INBOUND, type=message.type, body=message.text, raw_payload=message.raw,
+            status=MessageStatus.RECEIVED, sent_at=message.timestamp,
+        )
+        db.add(stored)
+        if conversation.last_message_at is None or message.timestamp >= conversation.last_message_at:
+            conversation.last_message_at = message.timestamp
+            conversation.last_message_preview = render_text(stored)[0][:PREVIEW_CHARS]
+        if conversation.last_inbound_at is None or message.timestamp > conversation.last_inbound_at:
+            conversation.last_inbound_at = message.timestamp
+        conversation.unread_count += 1
+        report.stored += 1
+        report.conversations.add(conversation.id)
 
 
-def apply_status(db: Session, org_id: int, update: StatusUpdate, report: IngestReport) -> None:
-    """Move a message's delivery status forward only; `failed` keeps its error."""
-    message = db.scalar(select(Message).where(Message.org_id == org_id, Message.wa_message_id == update.wa_message_id))
-    if message is None:
-        log.info("status %s for unknown message %s ignored", update.status, update.wa_message_id)
-        report.statuses_ignored += 1
-        return
-    current = STATUS_RANK.get(message.status.value, -1)
-    if update.status == "failed":
-        message.error = update.errors or [{"title": "failed without details"}]
-        if message.status != MessageStatus.FAILED and current < STATUS_RANK["delivered"]:
-            message.status = MessageStatus.FAILED
-    elif message.status != MessageStatus.FAILED and STATUS_RANK.get(update.status, -1) > current:
-        message.status = MessageStatus(update.status)
-    else:
-        report.statuses_ignored += 1
-        return
-    message.status_updated_at = update.timestamp
-    report.statuses_applied += 1
-    report.conversations.add(message.conversation_id)
+def apply_statuses(db: Session, org_id: int, updates: list[StatusUpdate], report: IngestReport) -> None:
+    """Move delivery statuses forward only; `failed` keeps its error."""
+    messages = {m.wa_message_id: m for m in db.scalars(select(Message).where(
+        Message.org_id == org_id, Message.wa_message_id.in_({u.wa_message_id for u in updates}))
+        .order_by(Message.id))}
+    for update in sorted(updates, key=lambda u: (u.timestamp, STATUS_RANK.get(u.status, 9))):
+        message = messages.get(update.wa_message_id)
+        if message is None:
+            log.info("status %s for unknown message %s ignored", update.status, update.wa_message_id)
+            report.statuses_ignored += 1
+            continue
+        current = STATUS_RANK.get(message.status.value, -1)
+        if update.status == "failed":
+            message.error = update.errors or [{"title": "failed without details"}]
+            if message.status != MessageStatus.FAILED and current < STATUS_RANK["delivered"]:
+                message.status = MessageStatus.FAILED
+        elif message.status != MessageStatus.FAILED and STATUS_RANK.get(update.status, -1) > current:
+            message.status = MessageStatus(update.status)
+        else:
+            report.statuses_ignored += 1
+            continue
+        message.status_updated_at = update.timestamp
+        report.statuses_applied += 1
+        report.conversations.add(message.conversation_id)
 
 
 def _ingest_once(db: Session, org_id: int, batches: list[ChangeBatch]) -> IngestReport:
     report = IngestReport()
-    for batch in batches:
-        for message in batch.messages:
-            store_inbound(db, org_id, message, report)
-            db.flush()
-        for status in batch.statuses:
-            apply_status(db, org_id, status, report)
+    messages = [m for batch in batches for m in batch.messages]
+    statuses = [s for batch in batches for s in batch.statuses]
+    if messages:
+        store_inbound(db, org_id, messages, report)
+        db.flush()
+    if statuses:
+        apply_statuses(db, org_id, statuses, report)
     if report.conversations:
         emit_on_commit(db, DomainEvent(org_id, "messages", tuple(sorted(report.conversations))))
     if report.stored or report.new_leads:
@@ -119,14 +149,23 @@ def _ingest_once(db: Session, org_id: int, batches: list[ChangeBatch]) -> Ingest
     return report
 
 
+def _is_transient(exc: Exception) -> bool:
+    """A lost race: a unique key taken meanwhile, a deadlock, a busy SQLite file."""
+    if isinstance(exc, IntegrityError):
+        return True
+    text = f"{type(getattr(exc, 'orig', exc)).__name__} {exc}".lower()
+    return any(s in text for s in ("deadlock", "serializ", "database is locked", "could not obtain lock"))
+
+
 def ingest(database: Database, org_id: int, batches: list[ChangeBatch]) -> IngestReport:
-    """Store the batches of one organisation in one transaction (retried once on a duplicate race)."""
-    for attempt in (1, 2):
+    """Store the batches of one organisation in one transaction, retrying it after a lost race."""
+    for attempt in range(1, ATTEMPTS + 1):
         try:
             with database.session() as db:
                 return _ingest_once(db, org_id, batches)
-        except IntegrityError:
-            if attempt == 2:
+        except (IntegrityError, OperationalError) as exc:
+            if attempt == ATTEMPTS or not _is_transient(exc):
                 raise
-            log.info("concurrent delivery of the same message; retrying the batch")
+            log.info("webhook delivery raced another (%s); retry %d", type(exc.orig).__name__, attempt)
+            time.sleep(random.uniform(0.005, 0.03) * attempt)
     raise AssertionError("unreachable")

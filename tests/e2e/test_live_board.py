@@ -63,12 +63,21 @@ def test_messages_and_moves_reach_every_tab_of_the_organisation_only(live_app: L
         post_text(live_app.webhook_target.url, phone_number_id=acme.phone_number_id, app_secret=acme.app_secret,
                   wa_id="447700900123", name=customer, text=follow_up)
         expect(alice.locator("#thread .message-text", has_text=follow_up)).to_be_visible(timeout=LIVE)
+        # Alice has it open: no badge for her; Mark sees one unread until Alice closes the conversation.
+        alice_card = column(alice, "New").locator(".lead-card", has_text=customer)
+        mark_card = column(mark, "New").locator(".lead-card", has_text=customer)
+        expect(alice_card.locator(".unread-badge")).to_have_count(0)
+        expect(mark_card.locator(".unread-badge")).to_have_text("1", timeout=LIVE)
+        alice.get_by_role("button", name="Close conversation").click()
+        expect(mark_card.locator(".unread-badge")).to_have_count(0, timeout=LIVE)
+        expect(alice_card.locator(".unread-badge")).to_have_count(0)
+        alice_card.click()
+        expect(alice.locator("#thread .message-text", has_text=follow_up)).to_be_visible(timeout=LIVE)
         expect(column(mark, "New").locator(".lead-card", has_text=customer)).to_contain_text(follow_up, timeout=LIVE)
         expect(column(mark, "New").locator(".lead-card")).to_have_count(1)  # same contact: no second lead
         alice.screenshot(path=str(ARTIFACTS / f"{mode}-alice-conversation.png"))
 
         # Mark moves the lead; Alice's board follows without a reload.
-        mark_card = column(mark, "New").locator(".lead-card", has_text=customer)
         mark_card.get_by_role("combobox", name="Move to stage").click()
         mark.get_by_role("option", name="Qualified").click()
         expect(column(alice, "Qualified").locator(".lead-card", has_text=customer)).to_be_visible(timeout=LIVE)

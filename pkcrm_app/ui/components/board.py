@@ -26,7 +26,10 @@ def lead_card(card: CardView) -> rx.Component:
             rx.hstack(
                 rx.text(card.contact_name, weight="bold", size="2", class_name="card-name", trim="both"),
                 rx.spacer(),
-                rx.cond(card.unread > 0, rx.badge(card.unread, color_scheme="green", radius="full", size="1")),
+                rx.cond(
+                    (card.unread > 0) & (card.lead_id != BoardState.selected_lead_id),  # open here: seen
+                    rx.badge(card.unread, color_scheme="green", radius="full", size="1", class_name="unread-badge"),
+                ),
                 rx.text(card.when, size="1", color_scheme="gray"),
                 width="100%", align="center",
             ),

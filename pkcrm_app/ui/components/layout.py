@@ -3,7 +3,7 @@
 import reflex as rx
 
 from pkcrm_app.ui.components.forms import post_and_follow
-from pkcrm_app.ui.states.session import SessionState
+from pkcrm_app.ui.states.session import SessionMixin
 
 
 def logout_button() -> rx.Component:
@@ -11,20 +11,20 @@ def logout_button() -> rx.Component:
                      on_click=post_and_follow("/auth/logout"))
 
 
-def top_bar() -> rx.Component:
+def top_bar(session: type[SessionMixin]) -> rx.Component:
     return rx.hstack(
         rx.hstack(
             rx.box(rx.icon("message-circle", size=18, color="white"), background="var(--green-9)",
                    border_radius="8px", padding="6px", display="flex"),
             rx.text("PK WhatsApp CRM", weight="bold", size="3"),
             rx.separator(orientation="vertical", size="1"),
-            rx.text(SessionState.org_name, size="2", color_scheme="gray", id="org-name"),
+            rx.text(session.org_name, size="2", color_scheme="gray", id="org-name"),
             align="center", spacing="3",
         ),
         rx.spacer(),
         rx.hstack(
-            rx.text(SessionState.user_name, size="2", id="user-name"),
-            rx.badge(SessionState.role, variant="surface", color_scheme="green"),
+            rx.text(session.user_name, size="2", id="user-name"),
+            rx.badge(session.role, variant="surface", color_scheme="green"),
             logout_button(),
             align="center", spacing="3",
         ),
@@ -33,9 +33,9 @@ def top_bar() -> rx.Component:
     )
 
 
-def page_frame(*children: rx.Component) -> rx.Component:
+def page_frame(session: type[SessionMixin], *children: rx.Component) -> rx.Component:
     return rx.box(
-        top_bar(),
+        top_bar(session),
         rx.box(*children, flex="1", overflow="hidden", display="flex"),
         display="flex", flex_direction="column", height="100vh", background="var(--gray-2)",
     )

@@ -53,8 +53,6 @@ def thread_pane() -> rx.Component:
                 rx.cond(thread.earlier > 0, rx.button(f"Load {thread.earlier} earlier messages", size="1",
                                                       variant="soft", on_click=BoardState.load_earlier)),
                 rx.foreach(thread.messages, bubble),
-                # Remounts (and so fires) whenever a newer message shows while the pane is open.
-                rx.box(on_mount=BoardState.mark_open_read, key=thread.last_message_id.to_string(), display="none"),
                 rx.cond(thread.messages.length() == 0,
                         rx.text("No messages yet.", size="2", color_scheme="gray")),
                 spacing="2", padding="16px", overflow_y="auto", flex="1", width="100%",

@@ -10,6 +10,7 @@ from pkcrm_app.ui.states.board import BoardState
 
 def board_page() -> rx.Component:
     return page_frame(
+        BoardState,
         rx.box(
             rx.cond(BoardState.error != "", rx.callout(BoardState.error, color_scheme="red", size="1",
                                                       margin="12px 16px 0")),

@@ -12,7 +12,7 @@ from pkcrm_app.core.errors import DomainError
 from pkcrm_app.crm import service as crm
 from pkcrm_app.inbox import service as inbox
 from pkcrm_app.live.state import OrgLive
-from pkcrm_app.ui.states.session import SessionState
+from pkcrm_app.ui.states.session import SessionMixin
 from pkcrm_app.ui.states.views import ColumnView, ThreadPane, column_views, thread_pane
 
 CARDS_STEP = 20
@@ -39,7 +39,7 @@ def _mark_read(actor: Actor, lead_id: int) -> None:
         inbox.mark_read(db, actor, lead_id)
 
 
-class BoardState(SessionState):
+class BoardState(SessionMixin, rx.State):
     cards_per_stage: int = CARDS_STEP
     selected_lead_id: int = 0
     thread_limit: int = MESSAGES_STEP
@@ -75,15 +75,12 @@ class BoardState(SessionState):
             await asyncio.to_thread(_mark_read, actor, lead_id)
 
     @rx.event
-    async def mark_open_read(self) -> None:
-        """A message arrived in the conversation this tab shows: it has been seen."""
-        actor = self.actor()
-        if actor is not None and self.selected_lead_id:
-            await asyncio.to_thread(_mark_read, actor, self.selected_lead_id)
-
-    @rx.event
-    def close_lead(self) -> None:
+    async def close_lead(self) -> None:
+        """What arrived while the conversation was open has been seen: clear its badge everywhere."""
+        actor, lead_id = self.actor(), self.selected_lead_id
         self.selected_lead_id = 0
+        if actor is not None and lead_id:
+            await asyncio.to_thread(_mark_read, actor, lead_id)
 
     @rx.event
     async def move_lead(self, lead_id: int, stage_id: str):  # type: ignore[no-untyped-def]

@@ -19,8 +19,12 @@ def _resolve(token: str | None) -> service.SessionInfo | None:
         return service.resolve_session(db, token)
 
 
-class SessionState(rx.State):
-    """Who is signed in; the ids stay on the server (backend-only vars)."""
+class SessionMixin(rx.State, mixin=True):
+    """Who is signed in; the ids stay on the server (backend-only vars).
+
+    A mixin, not a parent state: each page state carries these vars itself, so they travel with it
+    when another worker refreshes the page state after a shared-state change.
+    """
 
     user_name: str = ""
     org_name: str = ""

@@ -62,7 +62,6 @@ class ThreadPane:
     stage_id: str = ""
     stage_name: str = ""
     earlier: int = 0
-    last_message_id: int = 0
     messages: list[MessageRow] = field(default_factory=list)
 
 
@@ -106,5 +105,4 @@ def thread_pane(thread: ThreadView, tz: str) -> ThreadPane:
                                tick_color=color, error=m.error))
     return ThreadPane(lead_id=thread.lead_id, contact_name=thread.contact_name, phone=thread.phone,
                       stage_id=str(thread.stage_id), stage_name=thread.stage_name,
-                      earlier=max(0, thread.total_messages - len(rows)),
-                      last_message_id=rows[-1].message_id if rows else 0, messages=rows)
+                      earlier=max(0, thread.total_messages - len(rows)), messages=rows)
