@@ -11,12 +11,15 @@ import logging
 import random
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
-from pkcrm_app.core.db import Database
+from pkcrm_app.core.db import Database, utcnow
 from pkcrm_app.core.events import DomainEvent, emit_on_commit
 from pkcrm_app.crm.models import Contact
 from pkcrm_app.crm.service import open_lead_for_contact
@@ -39,38 +42,53 @@ class IngestReport:
     conversations: set[int] = field(default_factory=set)
 
 
+class LostRace(RuntimeError):
+    """A row another transaction is creating is not visible yet; the delivery is retried."""
+
+
+def _insert_missing(db: Session, model: type[Any], keys: tuple[str, ...], rows: list[dict[str, Any]]) -> set[Any]:
+    """INSERT ... ON CONFLICT DO NOTHING; returns the ids this transaction created (others may win)."""
+    if not rows:
+        return set()
+    insert = pg_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = insert(model).values(rows).on_conflict_do_nothing(index_elements=list(keys)).returning(model.id)
+    return set(db.scalars(statement))
+
+
 def _contacts(db: Session, org_id: int, messages: list[InboundMessage], report: IngestReport) -> dict[str, Contact]:
     """The contact of every sender, creating new ones (each with a lead) in sender order."""
     senders = sorted({m.sender_id for m in messages})
-    found = {c.wa_id: c for c in db.scalars(
-        select(Contact).where(Contact.org_id == org_id, Contact.wa_id.in_(senders)))}
+    by_sender = select(Contact).where(Contact.org_id == org_id, Contact.wa_id.in_(senders))
+    found = {c.wa_id: c for c in db.scalars(by_sender)}
     names = {m.sender_id: m.sender_name for m in messages if m.sender_name}
-    created = []
-    for sender in senders:
-        if sender in found:
-            if not found[sender].name and names.get(sender):
-                found[sender].name = names[sender]
-            continue
-        contact = Contact(org_id=org_id, wa_id=sender, phone_e164=f"+{sender}" if sender.isdigit() else None,
-                          name=names.get(sender, ""))
-        found[sender] = contact
-        created.append(contact)
-    if created:
-        db.add_all(created)
-        db.flush()
-        report.new_leads.extend(open_lead_for_contact(db, org_id=org_id, contact_id=c.id).id for c in created)
+    created = _insert_missing(db, Contact, ("org_id", "wa_id"), [
+        {"org_id": org_id, "wa_id": s, "phone_e164": f"+{s}" if s.isdigit() else None, "name": names.get(s, ""),
+         "created_at": utcnow()}
+        for s in senders if s not in found
+    ])
+    if len(found) < len(senders):
+        found = {c.wa_id: c for c in db.scalars(by_sender)}
+        if len(found) < len(senders):
+            raise LostRace("a new contact is being stored by another delivery")
+    for contact in found.values():
+        if not contact.name and names.get(contact.wa_id):
+            contact.name = names[contact.wa_id]
+    report.new_leads.extend(open_lead_for_contact(db, org_id=org_id, contact_id=cid).id for cid in sorted(created))
     return found
 
 
 def _conversations(db: Session, org_id: int, contact_ids: list[int]) -> dict[int, Conversation]:
-    found = {c.contact_id: c for c in db.scalars(
-        select(Conversation).where(Conversation.org_id == org_id, Conversation.contact_id.in_(contact_ids))
-        .order_by(Conversation.id))}
-    missing = [Conversation(org_id=org_id, contact_id=cid) for cid in sorted(contact_ids) if cid not in found]
+    by_contact = (select(Conversation).where(Conversation.org_id == org_id, Conversation.contact_id.in_(contact_ids))
+                  .order_by(Conversation.id))
+    found = {c.contact_id: c for c in db.scalars(by_contact)}
+    missing = sorted(set(contact_ids) - set(found))
     if missing:
-        db.add_all(missing)
-        db.flush()
-        found.update({c.contact_id: c for c in missing})
+        _insert_missing(db, Conversation, ("org_id", "contact_id"), [
+            {"org_id": org_id, "contact_id": cid, "unread_count": 0, "created_at": utcnow()} for cid in missing
+        ])
+        found = {c.contact_id: c for c in db.scalars(by_contact)}
+        if set(contact_ids) - set(found):
+            raise LostRace("a new conversation is being stored by another delivery")
     return found
 
 
@@ -151,7 +169,7 @@ def _ingest_once(db: Session, org_id: int, batches: list[ChangeBatch]) -> Ingest
 
 def _is_transient(exc: Exception) -> bool:
     """A lost race: a unique key taken meanwhile, a deadlock, a busy SQLite file."""
-    if isinstance(exc, IntegrityError):
+    if isinstance(exc, IntegrityError | LostRace):
         return True
     text = f"{type(getattr(exc, 'orig', exc)).__name__} {exc}".lower()
     return any(s in text for s in ("deadlock", "serializ", "database is locked", "could not obtain lock"))
@@ -163,9 +181,9 @@ def ingest(database: Database, org_id: int, batches: list[ChangeBatch]) -> Inges
         try:
             with database.session() as db:
                 return _ingest_once(db, org_id, batches)
-        except (IntegrityError, OperationalError) as exc:
+        except (IntegrityError, OperationalError, LostRace) as exc:
             if attempt == ATTEMPTS or not _is_transient(exc):
                 raise
-            log.info("webhook delivery raced another (%s); retry %d", type(exc.orig).__name__, attempt)
-            time.sleep(random.uniform(0.005, 0.03) * attempt)
+            log.info("webhook delivery raced another (%s); retry %d", type(getattr(exc, "orig", exc)).__name__, attempt)
+            time.sleep(random.uniform(0.01, 0.05) * attempt)
     raise AssertionError("unreachable")
