@@ -103,6 +103,21 @@ async def post_all(base_url: str, bodies: list[tuple[bytes, dict]], concurrency:
     return {"elapsed": elapsed, "latencies": latencies, "failures": failures, "acked_stored": stored}
 
 
+async def empty_route_rate(base_url: str, requests: int, concurrency: int) -> float:
+    """Requests/s of the bare /healthz route: the ceiling the HTTP stack alone sets on this machine."""
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=base_url, timeout=60, limits=limits) as client:
+        remaining = iter(range(requests))
+
+        async def worker() -> None:
+            for _ in remaining:
+                (await client.get("/healthz")).raise_for_status()
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return requests / (time.perf_counter() - started)
+
+
 def count_stored(database: Database, org_id: int, prefix: str) -> int:
     with database.session() as db:
         return db.scalar(select(func.count(Message.id)).where(
@@ -124,7 +139,9 @@ def run_mode(label: str, url: str, extra_env: dict[str, str], args: argparse.Nam
     server = AppServer(env, log).start()
     try:
         asyncio.run(post_all(server.url, build_bodies(org, f"warm.{label}", WARMUP, 1, 0), 4))
-        for per_webhook in (1, 10):
+        ceiling = asyncio.run(empty_route_rate(server.url, 2000, args.concurrency))
+        print(f"{label:<34} HTTP ceiling: the empty /healthz route answers {ceiling:.0f} req/s with the same client")
+        for per_webhook in (1, 10, 50):
             log_start = log.stat().st_size
             prefix = f"wamid.bench.{per_webhook}.{len(extra_env)}"
             bodies = build_bodies(org, prefix, args.messages, per_webhook, seed=per_webhook)

@@ -148,16 +148,23 @@ def move_lead(db: Session, actor: Actor, lead_id: int, stage_id: int) -> Lead:
     return lead
 
 
-def open_lead_for_contact(db: Session, *, org_id: int, contact_id: int, source: str = "whatsapp") -> Lead:
-    """A new lead in the first stage of the default pipeline."""
-    pipeline = default_pipeline(db, org_id)
-    first = db.scalar(select(Stage).where(Stage.pipeline_id == pipeline.id).order_by(Stage.position).limit(1))
+def open_leads_for_contacts(
+    db: Session, *, org_id: int, contact_ids: list[int], source: str = "whatsapp"
+) -> list[Lead]:
+    """New leads, one per contact, in the first stage of the default pipeline (one lookup for all)."""
+    if not contact_ids:
+        return []
+    first = db.scalar(
+        select(Stage).join(Pipeline, Pipeline.id == Stage.pipeline_id)
+        .where(Pipeline.org_id == org_id, Pipeline.is_default.is_(True)).order_by(Stage.position).limit(1)
+    )
     if first is None:
-        raise NotFound("the default pipeline has no stages")
+        raise NotFound("this organisation has no default pipeline with stages")
     now = utcnow()
-    lead = Lead(org_id=org_id, contact_id=contact_id, pipeline_id=pipeline.id, stage_id=first.id,
-                source=source, created_at=now, updated_at=now, stage_entered_at=now)
-    db.add(lead)
+    leads = [Lead(org_id=org_id, contact_id=cid, pipeline_id=first.pipeline_id, stage_id=first.id, source=source,
+                  created_at=now, updated_at=now, stage_entered_at=now) for cid in contact_ids]
+    db.add_all(leads)
     db.flush()
-    db.add(LeadStageChange(org_id=org_id, lead_id=lead.id, from_stage_id=None, to_stage_id=first.id, changed_at=now))
-    return lead
+    db.add_all(LeadStageChange(org_id=org_id, lead_id=lead.id, from_stage_id=None, to_stage_id=first.id,
+                               changed_at=now) for lead in leads)
+    return leads

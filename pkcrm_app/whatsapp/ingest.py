@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from pkcrm_app.core.db import Database, utcnow
 from pkcrm_app.core.events import DomainEvent, emit_on_commit
 from pkcrm_app.crm.models import Contact
-from pkcrm_app.crm.service import open_lead_for_contact
+from pkcrm_app.crm.service import open_leads_for_contacts
 from pkcrm_app.inbox.models import Conversation, Direction, Message, MessageStatus
 from pkcrm_app.inbox.service import render_text
 from pkcrm_app.whatsapp.webhook import STATUS_RANK, ChangeBatch, InboundMessage, StatusUpdate
@@ -73,7 +73,7 @@ def _contacts(db: Session, org_id: int, messages: list[InboundMessage], report: 
     for contact in found.values():
         if not contact.name and names.get(contact.wa_id):
             contact.name = names[contact.wa_id]
-    report.new_leads.extend(open_lead_for_contact(db, org_id=org_id, contact_id=cid).id for cid in sorted(created))
+    report.new_leads.extend(lead.id for lead in open_leads_for_contacts(db, org_id=org_id, contact_ids=sorted(created)))
     return found
 
 

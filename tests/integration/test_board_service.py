@@ -13,7 +13,7 @@ from pkcrm_app.audit.models import AuditEvent
 from pkcrm_app.core.errors import InvalidInput, NotFound
 from pkcrm_app.core.events import DomainEvent, subscribe, unsubscribe
 from pkcrm_app.crm.models import Contact, Lead, LeadStageChange
-from pkcrm_app.crm.service import board, get_lead, move_lead, open_lead_for_contact
+from pkcrm_app.crm.service import board, get_lead, move_lead, open_leads_for_contacts
 from pkcrm_app.inbox.service import lead_thread
 from tests.support.data import make_org
 
@@ -47,7 +47,7 @@ def add_lead(database, org_id: int, wa_id: str, value: str = "0", currency: str 
         contact = Contact(org_id=org_id, wa_id=wa_id, phone_e164=f"+{wa_id}", name=f"Customer {wa_id}")
         db.add(contact)
         db.flush()
-        lead = open_lead_for_contact(db, org_id=org_id, contact_id=contact.id)
+        lead = open_leads_for_contacts(db, org_id=org_id, contact_ids=[contact.id])[0]
         lead.value, lead.currency = Decimal(value), currency
         return lead.id
 

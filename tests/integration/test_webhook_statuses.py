@@ -6,7 +6,7 @@ import pytest
 
 from pkcrm_app.accounts.permissions import Role
 from pkcrm_app.crm.models import Contact
-from pkcrm_app.crm.service import open_lead_for_contact
+from pkcrm_app.crm.service import open_leads_for_contacts
 from pkcrm_app.inbox.models import Conversation, Direction, Message, MessageStatus
 from pkcrm_app.inbox.service import lead_thread
 from tests.support.data import make_org
@@ -24,7 +24,7 @@ def sent(database):  # type: ignore[no-untyped-def]
         contact = Contact(org_id=org.org_id, wa_id="923001234567", phone_e164="+923001234567", name="Ayesha")
         db.add(contact)
         db.flush()
-        lead = open_lead_for_contact(db, org_id=org.org_id, contact_id=contact.id)
+        lead = open_leads_for_contacts(db, org_id=org.org_id, contact_ids=[contact.id])[0]
         conversation = Conversation(org_id=org.org_id, contact_id=contact.id)
         db.add(conversation)
         db.flush()
