@@ -78,8 +78,7 @@ def test_messages_and_moves_reach_every_tab_of_the_organisation_only(live_app: L
         alice.screenshot(path=str(ARTIFACTS / f"{mode}-alice-conversation.png"))
 
         # Mark moves the lead; Alice's board follows without a reload.
-        mark_card.get_by_role("combobox", name="Move to stage").click()
-        mark.get_by_role("option", name="Qualified").click()
+        mark_card.get_by_label("Move to stage").select_option(label="Qualified")
         expect(column(alice, "Qualified").locator(".lead-card", has_text=customer)).to_be_visible(timeout=LIVE)
         expect(column(alice, "New").locator(".lead-card", has_text=customer)).to_have_count(0)
         expect(alice.locator("#thread")).to_contain_text("Qualified", timeout=LIVE)

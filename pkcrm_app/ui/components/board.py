@@ -9,14 +9,15 @@ OUTCOME_COLORS = {"won": "green", "lost": "tomato", "open": "gray"}
 
 
 def stage_picker(card: CardView) -> rx.Component:
-    return rx.select.root(
-        rx.select.trigger(variant="ghost", size="1", aria_label="Move to stage"),
-        rx.select.content(
-            rx.foreach(BoardState.columns, lambda col: rx.select.item(col.name, value=col.stage_id)),
-        ),
+    """A native select: a board renders a hundred of these, so each must be cheap to draw."""
+    return rx.el.select(
+        rx.foreach(BoardState.columns, lambda col: rx.el.option(col.name, value=col.stage_id)),
         value=card.stage_id,
         on_change=lambda stage_id: BoardState.move_lead(card.lead_id, stage_id),
-        size="1",
+        aria_label="Move to stage",
+        class_name="stage-picker",
+        style={"font-size": "12px", "color": "var(--gray-11)", "background": "transparent", "border": "none",
+               "cursor": "pointer", "text-align": "right"},
     )
 
 
