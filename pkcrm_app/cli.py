@@ -1,4 +1,4 @@
-"""Operator commands: migrate, seed the demo, run the customer simulator, rotate keys."""
+"""Operator commands: migrate, seed the demo, run the customer simulator, rotate keys, verify the audit log."""
 
 from __future__ import annotations
 
@@ -62,6 +62,22 @@ def cmd_rewrap_keys(_args: argparse.Namespace) -> None:
     print(f"re-wrapped {get_database().keyring.rewrap_all()} data keys under the active master key")
 
 
+def cmd_verify_audit(args: argparse.Namespace) -> None:
+    from pkcrm_app.audit.service import chain_org_ids, verify_chain
+
+    altered = False
+    with get_database().session() as db:
+        org_ids = [args.org] if args.org is not None else chain_org_ids(db)
+        if not org_ids:
+            print("audit log: no entries")
+        for org_id in org_ids:
+            report = verify_chain(db, org_id)
+            print(report.summary(), flush=True)
+            altered = altered or not report.ok
+    if altered:
+        sys.exit(1)
+
+
 def main(argv: list[str] | None = None) -> None:
     from pkcrm_app.seed.demo import DEMO_PHONE_NUMBER_ID
 
@@ -80,6 +96,9 @@ def main(argv: list[str] | None = None) -> None:
     sub.add_parser("rotate-data-key", help="start a new data key").set_defaults(func=cmd_rotate_data_key)
     sub.add_parser("rewrap-keys", help="re-wrap data keys under the first master key").set_defaults(
         func=cmd_rewrap_keys)
+    verify = sub.add_parser("verify-audit", help="recompute the audit log's hash chains; exit 1 if one was altered")
+    verify.add_argument("--org", type=int, help="only this organisation's chain (default: every chain)")
+    verify.set_defaults(func=cmd_verify_audit)
     args = parser.parse_args(argv)
     args.func(args)
 

@@ -73,7 +73,7 @@ def login(db: Session, *, email: str, password: str, ip: str, user_agent: str, h
         )
     if user is None or membership is None:
         record(db, action="login.failed", org_id=None, actor_user_id=user.id if user else None,
-               details={"reason": "bad credentials or inactive"}, ip_address=ip)
+               details={"reason": "bad credentials or inactive"}, ip_address=ip, device=user_agent)
         db.commit()
         raise AuthenticationFailed()
     token = secrets.token_urlsafe(32)
@@ -84,7 +84,8 @@ def login(db: Session, *, email: str, password: str, ip: str, user_agent: str, h
         user_agent=user_agent[:400],
     ))
     user.last_login_at = now
-    record(db, action="login.succeeded", org_id=membership.org_id, actor_user_id=user.id, ip_address=ip)
+    record(db, action="login.succeeded", org_id=membership.org_id, actor_user_id=user.id, ip_address=ip,
+           device=user_agent)
     db.commit()
     return token
 
