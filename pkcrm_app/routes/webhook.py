@@ -44,7 +44,8 @@ async def verify_webhook(request: Request) -> Response:
 async def receive_webhook(request: Request) -> Response:
     """Check size and signature, parse, route each change to the organisation owning its number."""
     limit = get_settings().webhook_max_bytes
-    if int(request.headers.get("content-length") or 0) > limit:
+    declared = request.headers.get("content-length", "0")
+    if not declared.isdigit() or int(declared) > limit:
         log.warning("webhook from %s refused: body over %d bytes", _client(request), limit)
         return JSONResponse({"error": "payload too large"}, status_code=413)
     chunks, size = [], 0
