@@ -1,4 +1,8 @@
-"""Roles, permissions and the Actor every service call is made as."""
+"""Roles, permissions and the Actor every service call is made as.
+
+The matrix below is the single source of truth: services call `actor.require(...)`, the README
+documents it, and tests/integration/test_permission_matrix.py runs every action for every role.
+"""
 
 from __future__ import annotations
 
@@ -19,15 +23,25 @@ class Permission(enum.StrEnum):
     BOARD_VIEW = "board.view"
     LEAD_MOVE = "lead.move"
     CONVERSATION_VIEW = "conversation.view"
+    LEADS_VIEW_ALL = "leads.view_all"  # without it: own and unassigned leads, unless the org lets agents see all
+    ANALYTICS_VIEW = "analytics.view"
+    MEMBERS_MANAGE = "members.manage"
+    SETTINGS_MANAGE = "settings.manage"
+    INTEGRATIONS_MANAGE = "integrations.manage"
     AUDIT_VIEW = "audit.view"
+    BILLING_MANAGE = "billing.manage"
+    ORGANISATION_DELETE = "organisation.delete"
 
 
-_EVERYONE = frozenset({Permission.BOARD_VIEW, Permission.LEAD_MOVE, Permission.CONVERSATION_VIEW})
+_AGENT = frozenset({Permission.BOARD_VIEW, Permission.LEAD_MOVE, Permission.CONVERSATION_VIEW})
+_MANAGER = _AGENT | {Permission.LEADS_VIEW_ALL, Permission.ANALYTICS_VIEW}
+_ADMIN = _MANAGER | {Permission.MEMBERS_MANAGE, Permission.SETTINGS_MANAGE, Permission.INTEGRATIONS_MANAGE,
+                     Permission.AUDIT_VIEW}
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    Role.AGENT: _EVERYONE,
-    Role.MANAGER: _EVERYONE,
-    Role.ADMIN: _EVERYONE | {Permission.AUDIT_VIEW},
-    Role.OWNER: _EVERYONE | {Permission.AUDIT_VIEW},
+    Role.AGENT: _AGENT,
+    Role.MANAGER: _MANAGER,
+    Role.ADMIN: _ADMIN,
+    Role.OWNER: _ADMIN | {Permission.BILLING_MANAGE, Permission.ORGANISATION_DELETE},
 }
 
 

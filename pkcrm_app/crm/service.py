@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
+from pkcrm_app.accounts.models import Organisation
 from pkcrm_app.accounts.permissions import Actor, Permission
 from pkcrm_app.audit.service import record
 from pkcrm_app.core.db import utcnow
@@ -83,16 +84,28 @@ def stages_of(db: Session, org_id: int, pipeline_id: int) -> list[Stage]:
     ))
 
 
+def visible_leads(db: Session, actor: Actor) -> ColumnElement[bool]:
+    """The leads the actor may see: the organisation's; for agents only their own and unassigned ones,
+    unless the organisation lets agents see all."""
+    in_org = Lead.org_id == actor.org_id
+    if actor.can(Permission.LEADS_VIEW_ALL):
+        return in_org
+    if db.scalar(select(Organisation.agents_see_all).where(Organisation.id == actor.org_id)):
+        return in_org
+    return in_org & or_(Lead.owner_user_id == actor.user_id, Lead.owner_user_id.is_(None))
+
+
 def board(db: Session, actor: Actor, *, cards_per_stage: int = 20) -> list[BoardColumn]:
     """The default pipeline's columns: counts and totals of all leads, the most recent cards."""
     actor.require(Permission.BOARD_VIEW)
     pipeline = default_pipeline(db, actor.org_id)
     stages = stages_of(db, actor.org_id, pipeline.id)
+    visible = visible_leads(db, actor)
     counts: dict[int, int] = defaultdict(int)
     totals: dict[int, dict[str, Decimal]] = defaultdict(dict)
     for stage_id, currency, count, total in db.execute(
         select(Lead.stage_id, Lead.currency, func.count(), func.coalesce(func.sum(Lead.value), 0))
-        .where(Lead.org_id == actor.org_id, Lead.pipeline_id == pipeline.id)
+        .where(visible, Lead.pipeline_id == pipeline.id)
         .group_by(Lead.stage_id, Lead.currency)
     ):
         counts[stage_id] += count
@@ -106,7 +119,7 @@ def board(db: Session, actor: Actor, *, cards_per_stage: int = 20) -> list[Board
         .join(Contact, Contact.id == Lead.contact_id)
         .outerjoin(Conversation, (Conversation.contact_id == Lead.contact_id)
                    & (Conversation.org_id == Lead.org_id))
-        .where(Lead.org_id == actor.org_id, Lead.pipeline_id == pipeline.id)
+        .where(visible, Lead.pipeline_id == pipeline.id)
         .subquery()
     )
     cards: dict[int, list[LeadCard]] = defaultdict(list)
@@ -121,8 +134,8 @@ def board(db: Session, actor: Actor, *, cards_per_stage: int = 20) -> list[Board
 
 
 def get_lead(db: Session, actor: Actor, lead_id: int) -> Lead:
-    """A lead of the actor's organisation, or NotFound (never another organisation's)."""
-    lead = db.scalar(select(Lead).where(Lead.id == lead_id, Lead.org_id == actor.org_id))
+    """A lead the actor may see, or NotFound (never another organisation's, nor a colleague's for agents)."""
+    lead = db.scalar(select(Lead).where(Lead.id == lead_id, visible_leads(db, actor)))
     if lead is None:
         raise NotFound("lead not found")
     return lead
