@@ -1,6 +1,7 @@
 """Imports every table so Base.metadata is complete (Alembic, tests)."""
 
-from pkcrm_app.accounts.models import AuthSession, Membership, Organisation, User
+from pkcrm_app.accounts.models import AuthSession, Membership, MfaFactor, MfaRecoveryCode, Organisation, User
+from pkcrm_app.accounts.throttle import LoginAttempt
 from pkcrm_app.audit.models import AuditEvent
 from pkcrm_app.core.crypto import DataKey
 from pkcrm_app.core.db import Base
@@ -10,6 +11,6 @@ from pkcrm_app.whatsapp.models import WhatsAppNumber
 
 __all__ = [
     "AuditEvent", "AuthSession", "Base", "Contact", "Conversation", "DataKey", "Lead",
-    "LeadStageChange", "Membership", "Message", "Organisation", "Pipeline", "Stage", "User",
-    "WhatsAppNumber",
+    "LeadStageChange", "LoginAttempt", "Membership", "Message", "MfaFactor", "MfaRecoveryCode", "Organisation",
+    "Pipeline", "Stage", "User", "WhatsAppNumber",
 ]

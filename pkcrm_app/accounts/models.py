@@ -1,13 +1,14 @@
-"""Tables of organisations, users, their memberships and login sessions."""
+"""Tables of organisations, users, their memberships, login sessions and second factors."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, Enum, ForeignKey, String, UniqueConstraint, false
+from sqlalchemy import Boolean, DateTime, Enum, ForeignKey, Integer, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from pkcrm_app.accounts.permissions import Role
+from pkcrm_app.core.crypto import EncryptedText
 from pkcrm_app.core.db import Base, utcnow
 
 
@@ -64,3 +65,28 @@ class AuthSession(Base):
     ip_address: Mapped[str] = mapped_column(String(64), default="")
     user_agent: Mapped[str] = mapped_column(String(400), default="")
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class MfaFactor(Base):
+    """A user's TOTP second factor; the secret is encrypted at rest, usable once confirmed."""
+
+    __tablename__ = "mfa_factor"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), unique=True)
+    secret: Mapped[str] = mapped_column(EncryptedText)  # base32 text of the 20-byte key
+    confirmed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    # The highest 30-second time step accepted so far: a code of this step or an earlier one is a replay.
+    last_used_step: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class MfaRecoveryCode(Base):
+    """One single-use recovery code of a user, stored only as a salted hash."""
+
+    __tablename__ = "mfa_recovery_code"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(128))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)

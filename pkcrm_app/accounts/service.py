@@ -13,9 +13,10 @@ from sqlalchemy.orm import Session
 from pkcrm_app.accounts.models import AuthSession, Membership, Organisation, User
 from pkcrm_app.accounts.passwords import hash_password, verify_password
 from pkcrm_app.accounts.permissions import Actor, Role
+from pkcrm_app.accounts.throttle import assess, check_password_strength, email_key, remember
 from pkcrm_app.audit.service import record
 from pkcrm_app.core.db import utcnow
-from pkcrm_app.core.errors import AuthenticationFailed, InvalidInput
+from pkcrm_app.core.errors import AuthenticationFailed, InvalidInput, LoginThrottled
 
 SESSION_TOUCH_INTERVAL = timedelta(minutes=1)
 
@@ -43,6 +44,7 @@ def create_user(db: Session, *, email: str, name: str, password: str) -> User:
         raise InvalidInput("a valid email address is required")
     if db.scalar(select(User.id).where(User.email == email)) is not None:
         raise InvalidInput("a user with this email already exists")
+    check_password_strength(password, email)
     user = User(email=email, name=name, password_hash=hash_password(password))
     db.add(user)
     db.flush()
@@ -63,6 +65,12 @@ def _hash_token(token: str) -> str:
 def login(db: Session, *, email: str, password: str, ip: str, user_agent: str, hours: int) -> str:
     """Check the credentials and open a session; returns the secret for the cookie."""
     email = email.strip().lower()
+    throttle = assess(db, email, ip)
+    if throttle.locked:
+        record(db, action="login.locked", org_id=None, details={"email_hash": email_key(email)}, ip_address=ip,
+               device=user_agent)
+        db.commit()
+        raise LoginThrottled(delay_seconds=throttle.delay_seconds)
     user = db.scalar(select(User).where(User.email == email))
     ok = verify_password(user.password_hash if user else None, password)
     membership = None
@@ -74,8 +82,9 @@ def login(db: Session, *, email: str, password: str, ip: str, user_agent: str, h
     if user is None or membership is None:
         record(db, action="login.failed", org_id=None, actor_user_id=user.id if user else None,
                details={"reason": "bad credentials or inactive"}, ip_address=ip, device=user_agent)
+        remember(db, email, ip, succeeded=False)
         db.commit()
-        raise AuthenticationFailed()
+        raise AuthenticationFailed(delay_seconds=assess(db, email, ip).delay_seconds)
     token = secrets.token_urlsafe(32)
     now = utcnow()
     db.add(AuthSession(
@@ -84,6 +93,7 @@ def login(db: Session, *, email: str, password: str, ip: str, user_agent: str, h
         user_agent=user_agent[:400],
     ))
     user.last_login_at = now
+    remember(db, email, ip, succeeded=True)
     record(db, action="login.succeeded", org_id=membership.org_id, actor_user_id=user.id, ip_address=ip,
            device=user_agent)
     db.commit()

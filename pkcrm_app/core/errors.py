@@ -18,7 +18,18 @@ class InvalidInput(DomainError):
 
 
 class AuthenticationFailed(DomainError):
-    """Login failed; deliberately says nothing about which part was wrong."""
+    """Login failed; deliberately says nothing about which part was wrong.
 
-    def __init__(self) -> None:
-        super().__init__("Email or password is incorrect.")
+    `delay_seconds` is how long the caller should wait before answering (progressive slow-down).
+    """
+
+    def __init__(self, message: str = "Email or password is incorrect.", *, delay_seconds: float = 0.0) -> None:
+        super().__init__(message)
+        self.delay_seconds = delay_seconds
+
+
+class LoginThrottled(AuthenticationFailed):
+    """Too many recent failures for this email or address; the same for existing and unknown emails."""
+
+    def __init__(self, *, delay_seconds: float = 0.0) -> None:
+        super().__init__("Too many failed sign-ins. Try again in 15 minutes.", delay_seconds=delay_seconds)

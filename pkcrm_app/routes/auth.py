@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from urllib.parse import urlsplit
 
@@ -11,7 +12,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, RedirectRespons
 
 from pkcrm_app.accounts import service
 from pkcrm_app.core.db import get_database
-from pkcrm_app.core.errors import AuthenticationFailed
+from pkcrm_app.core.errors import AuthenticationFailed, LoginThrottled
 from pkcrm_app.settings import get_settings
 
 log = logging.getLogger("pkcrm.auth")
@@ -51,9 +52,10 @@ async def login_route(request: Request) -> Response:
     try:
         token = await run_in_threadpool(_attempt_login, email, password, _client(request),
                                         request.headers.get("user-agent", ""))
-    except AuthenticationFailed:
-        log.info("failed login from %s", _client(request))
-        return _follow(request, "/login?error=1")
+    except AuthenticationFailed as failure:
+        log.info("failed login from %s (%s)", _client(request), type(failure).__name__)
+        await asyncio.sleep(failure.delay_seconds)  # progressive slow-down, the same for every email
+        return _follow(request, "/login?error=locked" if isinstance(failure, LoginThrottled) else "/login?error=1")
     response = _follow(request, "/board")
     response.set_cookie(SESSION_COOKIE, token, max_age=get_settings().session_hours * 3600, httponly=True,
                         samesite="lax", secure=get_settings().cookie_secure, path="/")

@@ -6,12 +6,14 @@ from pkcrm_app.ui.components.forms import post_and_follow
 
 
 class LoginPageState(rx.State):
-    failed: bool = False
+    error: str = ""
 
     @rx.event
     def read_outcome(self) -> None:
-        """on_load: the form post redirects back with ?error=1 after a failed attempt."""
-        self.failed = self.router.url.query_parameters.get("error") == "1"
+        """on_load: the form post redirects back with ?error=1 (or =locked) after a failed attempt."""
+        code = self.router.url.query_parameters.get("error", "")
+        self.error = {"1": "Email or password is incorrect.",
+                      "locked": "Too many failed sign-ins. Try again in 15 minutes."}.get(code, "")
 
 
 def login_page() -> rx.Component:
@@ -27,8 +29,8 @@ def login_page() -> rx.Component:
                                   spacing="0"),
                         align="center", spacing="3",
                     ),
-                    rx.cond(LoginPageState.failed,
-                            rx.callout("Email or password is incorrect.", icon="triangle-alert", color_scheme="red",
+                    rx.cond(LoginPageState.error != "",
+                            rx.callout(LoginPageState.error, icon="triangle-alert", color_scheme="red",
                                        size="1", width="100%", id="login-error")),
                     rx.text("Email", size="2", weight="medium"),
                     rx.input(name="email", type="email", placeholder="you@company.com", required=True, width="100%",
