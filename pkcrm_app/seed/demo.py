@@ -25,6 +25,7 @@ DEMO_SLUG = "demo-traders"
 DEMO_PASSWORD = "demo-pass-2026"
 DEMO_PHONE_NUMBER_ID = "100000000000001"
 DEMO_TEAM = (
+    ("owner@demo.pkcrm.test", "Omar Owner", Role.OWNER),
     ("manager@demo.pkcrm.test", "Maya Manager", Role.MANAGER),
     ("ali@demo.pkcrm.test", "Ali Agent", Role.AGENT),
     ("sara@demo.pkcrm.test", "Sara Agent", Role.AGENT),
@@ -84,8 +85,9 @@ def seed_demo(
     register_number(db, org_id=org.id, phone_number_id=DEMO_PHONE_NUMBER_ID, display_phone_number="+92 300 0000001",
                     app_secret=secrets.token_hex(16), verify_token=secrets.token_urlsafe(16))
     now = utcnow()
+    agents = [u.id for u, (_, _, role) in zip(users, DEMO_TEAM, strict=True) if role == Role.AGENT]
     for index in range(contacts):
-        _seed_contact(db, rng, org.id, pipeline.id, stages, [u.id for u in users[1:]], index, now)
+        _seed_contact(db, rng, org.id, pipeline.id, stages, agents, index, now)
         if progress and (index + 1) % 10 == 0:
             progress(index + 1, contacts)
     db.flush()

@@ -8,7 +8,7 @@ from http.cookies import SimpleCookie
 import reflex as rx
 
 from pkcrm_app.accounts import service
-from pkcrm_app.accounts.permissions import Actor, Role
+from pkcrm_app.accounts.permissions import ROLE_PERMISSIONS, Actor, Permission, Role
 from pkcrm_app.core.db import get_database
 from pkcrm_app.live.state import OrgLive, link_token
 from pkcrm_app.routes.auth import SESSION_COOKIE
@@ -33,6 +33,10 @@ class SessionMixin(rx.State, mixin=True):
     _org_id: int = 0
     _tz: str = "UTC"
 
+    @rx.var
+    def can_audit(self) -> bool:
+        return bool(self.role) and Permission.AUDIT_VIEW in ROLE_PERMISSIONS[Role(self.role)]
+
     def actor(self) -> Actor | None:
         if not self._org_id or not self.role:
             return None
@@ -47,6 +51,9 @@ class SessionMixin(rx.State, mixin=True):
     @rx.event
     async def require_login(self):  # type: ignore[no-untyped-def]
         """on_load of every private page: resolve the cookie, else go to the login page."""
+        return await self._sign_in()
+
+    async def _sign_in(self) -> rx.event.EventSpec | None:
         info = await asyncio.to_thread(_resolve, self._cookie_token())
         if info is None:
             self.user_name = self.org_name = self.role = ""
