@@ -73,12 +73,14 @@ def list_events(db: Session, actor: Actor, flt: AuditFilter, *, page: int = 1,
     return [_row(event, email) for event, email in rows], total
 
 
-def export_csv(db: Session, actor: Actor, flt: AuditFilter, *, ip_address: str = "") -> Iterator[str]:
+def export_csv(
+    db: Session, actor: Actor, flt: AuditFilter, *, ip_address: str = "", device: str = ""
+) -> Iterator[str]:
     """Every matching event as CSV lines, streamed; the export itself is audited first."""
     query = _query(actor, flt)
     record(db, action="audit.exported", org_id=actor.org_id, actor_user_id=actor.user_id,
            details={"action": flt.action, "actor_email": flt.actor_email, "since": str(flt.since or ""),
-                    "until": str(flt.until or "")}, ip_address=ip_address)
+                    "until": str(flt.until or "")}, ip_address=ip_address, device=device)
     db.commit()
     buffer = io.StringIO()
     writer = csv.writer(buffer)

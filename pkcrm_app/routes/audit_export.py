@@ -25,10 +25,10 @@ def _day(value: str | None) -> date | None:
     return date.fromisoformat(value) if value else None
 
 
-def _stream(actor: Actor, flt: AuditFilter, ip: str) -> Iterator[str]:
+def _stream(actor: Actor, flt: AuditFilter, ip: str, device: str) -> Iterator[str]:
     db = get_database().sessions()
     try:
-        yield from export_csv(db, actor, flt, ip_address=ip)
+        yield from export_csv(db, actor, flt, ip_address=ip, device=device)
     finally:
         db.close()
 
@@ -47,5 +47,5 @@ async def export_audit(request: Request) -> Response:
         return PlainTextResponse("dates must look like 2026-11-25", status_code=400)
     ip = request.client.host if request.client else ""
     filename = f"audit-log-{date.today().isoformat()}.csv"
-    return StreamingResponse(_stream(info.actor, flt, ip), media_type="text/csv",
+    return StreamingResponse(_stream(info.actor, flt, ip, request.headers.get("user-agent", "")), media_type="text/csv",
                              headers={"Content-Disposition": f'attachment; filename="{filename}"'})
