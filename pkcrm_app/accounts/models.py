@@ -64,6 +64,10 @@ class AuthSession(Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime)
     ip_address: Mapped[str] = mapped_column(String(64), default="")
     user_agent: Mapped[str] = mapped_column(String(400), default="")
+    browser: Mapped[str] = mapped_column(String(80), default="", server_default="")
+    operating_system: Mapped[str] = mapped_column(String(80), default="", server_default="")
+    screen: Mapped[str] = mapped_column(String(20), default="", server_default="")
+    language: Mapped[str] = mapped_column(String(35), default="", server_default="")
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
 

@@ -10,6 +10,7 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from pkcrm_app.accounts.devices import describe_user_agent
 from pkcrm_app.accounts.models import AuthSession, Membership, Organisation, User
 from pkcrm_app.accounts.passwords import hash_password, verify_password
 from pkcrm_app.accounts.permissions import Actor, Role
@@ -17,8 +18,10 @@ from pkcrm_app.accounts.throttle import assess, check_password_strength, email_k
 from pkcrm_app.audit.service import record
 from pkcrm_app.core.db import utcnow
 from pkcrm_app.core.errors import AuthenticationFailed, InvalidInput, LoginThrottled
+from pkcrm_app.core.events import DomainEvent, emit_on_commit
 
 SESSION_TOUCH_INTERVAL = timedelta(minutes=1)
+IDLE_TIMEOUT = timedelta(hours=2)
 
 
 @dataclass(frozen=True)
@@ -62,8 +65,13 @@ def _hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def login(db: Session, *, email: str, password: str, ip: str, user_agent: str, hours: int) -> str:
-    """Check the credentials and open a session; returns the secret for the cookie."""
+def login(
+    db: Session, *, email: str, password: str, ip: str, user_agent: str, hours: int, screen: str = "",
+    language: str = "",
+) -> str:
+    """Check the credentials and open a session with its device details; returns the secret for the cookie.
+
+    Every login makes a new random secret, so a session id planted before login is never reused."""
     email = email.strip().lower()
     throttle = assess(db, email, ip)
     if throttle.locked:
@@ -87,10 +95,12 @@ def login(db: Session, *, email: str, password: str, ip: str, user_agent: str, h
         raise AuthenticationFailed(delay_seconds=assess(db, email, ip).delay_seconds)
     token = secrets.token_urlsafe(32)
     now = utcnow()
+    browser, operating_system = describe_user_agent(user_agent)
     db.add(AuthSession(
         id=_hash_token(token), user_id=user.id, org_id=membership.org_id, created_at=now,
         last_seen_at=now, expires_at=now + timedelta(hours=hours), ip_address=ip,
-        user_agent=user_agent[:400],
+        user_agent=user_agent[:400], browser=browser, operating_system=operating_system,
+        screen=screen[:20], language=language[:35],
     ))
     user.last_login_at = now
     remember(db, email, ip, succeeded=True)
@@ -100,8 +110,13 @@ def login(db: Session, *, email: str, password: str, ip: str, user_agent: str, h
     return token
 
 
-def resolve_session(db: Session, token: str | None) -> SessionInfo | None:
-    """The signed-in user behind a cookie secret, or None when it is unknown, ended or expired."""
+def session_is_live(db: Session, token: str | None, *, idle: timedelta = IDLE_TIMEOUT) -> bool:
+    """Whether the cookie secret still opens a session (read-only: it does not count as activity)."""
+    return _live_row(db, token, idle) is not None
+
+
+def _live_row(db: Session, token: str | None, idle: timedelta) -> tuple[AuthSession, User, Membership,
+                                                                         Organisation] | None:
     if not token:
         return None
     row = db.execute(
@@ -115,10 +130,22 @@ def resolve_session(db: Session, token: str | None) -> SessionInfo | None:
         return None
     session, user, membership, org = row
     now = utcnow()
-    if session.revoked_at is not None or session.expires_at <= now:
+    if session.revoked_at is not None or session.expires_at <= now or now - session.last_seen_at > idle:
         return None
     if not user.is_active or not membership.is_active:
         return None
+    return session, user, membership, org
+
+
+def resolve_session(db: Session, token: str | None, *, idle: timedelta = IDLE_TIMEOUT) -> SessionInfo | None:
+    """The signed-in user behind a cookie secret, or None when it is unknown, ended, expired or idle too long.
+
+    Counts as activity: it moves the session's last-seen time (at most once a minute)."""
+    live = _live_row(db, token, idle)
+    if live is None:
+        return None
+    session, user, membership, org = live
+    now = utcnow()
     if now - session.last_seen_at > SESSION_TOUCH_INTERVAL:
         session.last_seen_at = now
         db.commit()
@@ -137,4 +164,5 @@ def logout(db: Session, token: str | None, *, ip: str = "") -> None:
         return
     session.revoked_at = utcnow()
     record(db, action="logout", org_id=session.org_id, actor_user_id=session.user_id, ip_address=ip)
+    emit_on_commit(db, DomainEvent(session.org_id, "sessions"))
     db.commit()

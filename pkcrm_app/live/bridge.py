@@ -36,6 +36,8 @@ async def bump(org_id: int, topics: set[str]) -> None:
             live.leads_rev += 1
         if "messages" in topics:
             live.messages_rev += 1
+        if "sessions" in topics:
+            live.sessions_rev += 1
 
 
 async def _drain(org_id: int) -> None:

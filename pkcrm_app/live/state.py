@@ -13,3 +13,4 @@ class OrgLive(rx.SharedState):
 
     leads_rev: int = 0
     messages_rev: int = 0
+    sessions_rev: int = 0

@@ -38,10 +38,10 @@ def _client(request: Request) -> str:
     return request.client.host if request.client else ""
 
 
-def _attempt_login(email: str, password: str, ip: str, user_agent: str) -> str:
+def _attempt_login(email: str, password: str, ip: str, user_agent: str, screen: str, language: str) -> str:
     with get_database().session() as db:
         return service.login(db, email=email, password=password, ip=ip, user_agent=user_agent,
-                             hours=get_settings().session_hours)
+                             hours=get_settings().session_hours, screen=screen, language=language)
 
 
 async def login_route(request: Request) -> Response:
@@ -51,7 +51,8 @@ async def login_route(request: Request) -> Response:
     email, password = str(form.get("email") or ""), str(form.get("password") or "")
     try:
         token = await run_in_threadpool(_attempt_login, email, password, _client(request),
-                                        request.headers.get("user-agent", ""))
+                                        request.headers.get("user-agent", ""), str(form.get("screen") or ""),
+                                        str(form.get("language") or request.headers.get("accept-language", ""))[:35])
     except AuthenticationFailed as failure:
         log.info("failed login from %s (%s)", _client(request), type(failure).__name__)
         await asyncio.sleep(failure.delay_seconds)  # progressive slow-down, the same for every email

@@ -90,9 +90,15 @@ def test_messages_and_moves_reach_every_tab_of_the_organisation_only(live_app: L
         expect(column(bob, "New").locator(".lead-card")).to_have_count(0)
         bob.screenshot(path=str(ARTIFACTS / f"{mode}-bob-other-org.png"))
 
-        # Logging out ends the session: the board is no longer reachable.
+        # Logging out ends the session: Alice's other open tab is signed out live, the board is unreachable.
+        alice_second = alice.context.new_page()
+        alice_second.goto(live_app.ui.url + "/board")
+        expect(alice_second.locator(".board-column")).to_have_count(5, timeout=LIVE)
+        expect(alice_second.locator("#session-ended")).to_have_count(0)
         alice.click("#logout")
         alice.wait_for_url("**/login**")
+        expect(alice_second.locator("#session-ended")).to_be_visible(timeout=LIVE)
+        alice_second.screenshot(path=str(ARTIFACTS / f"{mode}-alice-signed-out-live.png"))
         alice.goto(live_app.ui.url + "/board")
         alice.wait_for_url("**/login**")
         browser.close()

@@ -35,8 +35,27 @@ def top_bar(session: type[SessionMixin]) -> rx.Component:
     )
 
 
+def session_ended_notice() -> rx.Component:
+    """Covers the page once this tab's session was ended elsewhere; nothing behind it stays usable."""
+    return rx.center(
+        rx.card(
+            rx.vstack(
+                rx.heading("You have been signed out", size="4"),
+                rx.text("This session was ended (signed out elsewhere, revoked, or timed out).", size="2",
+                        color_scheme="gray"),
+                rx.button(rx.el.a("Sign in again", href="/login", custom_attrs={"reloadDocument": True}),
+                          as_child=True),
+                spacing="3", align="center",
+            ),
+            size="3",
+        ),
+        position="fixed", inset="0", z_index="1000", background="rgba(0, 0, 0, 0.45)", id="session-ended",
+    )
+
+
 def page_frame(session: type[SessionMixin], *children: rx.Component) -> rx.Component:
     return rx.box(
+        rx.cond(session.session_ended, session_ended_notice()),
         top_bar(session),
         rx.box(*children, flex="1", overflow="hidden", display="flex"),
         display="flex", flex_direction="column", height="100vh", background="var(--gray-2)",

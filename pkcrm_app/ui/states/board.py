@@ -69,10 +69,12 @@ class BoardState(SessionMixin, rx.State):
 
     @rx.event
     async def open_lead(self, lead_id: int):  # type: ignore[no-untyped-def]
+        actor = await self._active_actor()
+        if actor is None:
+            return rx.redirect("/login")
         self.selected_lead_id, self.thread_limit, self.error = lead_id, MESSAGES_STEP, ""
-        actor = self.actor()
-        if actor is not None:
-            await asyncio.to_thread(_mark_read, actor, lead_id)
+        await asyncio.to_thread(_mark_read, actor, lead_id)
+        return None
 
     @rx.event
     async def close_lead(self) -> None:
@@ -84,7 +86,7 @@ class BoardState(SessionMixin, rx.State):
 
     @rx.event
     async def move_lead(self, lead_id: int, stage_id: str):  # type: ignore[no-untyped-def]
-        actor = self.actor()
+        actor = await self._active_actor()
         if actor is None:
             return rx.redirect("/login")
         try:

@@ -19,6 +19,11 @@ def _resolve(token: str | None) -> service.SessionInfo | None:
         return service.resolve_session(db, token)
 
 
+def _is_live(token: str | None) -> bool:
+    with get_database().session() as db:
+        return service.session_is_live(db, token)
+
+
 class SessionMixin(rx.State, mixin=True):
     """Who is signed in; the ids stay on the server (backend-only vars).
 
@@ -36,6 +41,20 @@ class SessionMixin(rx.State, mixin=True):
     @rx.var
     def can_audit(self) -> bool:
         return bool(self.role) and Permission.AUDIT_VIEW in ROLE_PERMISSIONS[Role(self.role)]
+
+    @rx.var
+    async def session_ended(self) -> bool:
+        """Re-checked whenever any session of the organisation ends, so a revoked tab signs out live."""
+        live = await self.get_state(OrgLive)
+        _ = live.sessions_rev
+        if not self._org_id:
+            return False
+        return not await asyncio.to_thread(_is_live, self._cookie_token())
+
+    async def _active_actor(self) -> Actor | None:
+        """The actor, after checking the session still stands (and counting this as activity)."""
+        info = await asyncio.to_thread(_resolve, self._cookie_token())
+        return None if info is None else self.actor()
 
     def actor(self) -> Actor | None:
         if not self._org_id or not self.role:
