@@ -25,7 +25,7 @@ def top_bar(session: type[SessionMixin]) -> rx.Component:
         ),
         rx.spacer(),
         rx.hstack(
-            rx.text(session.user_name, size="2", id="user-name"),
+            rx.link(session.user_name, href="/account", size="2", id="user-name", title="Your sessions"),
             rx.badge(session.role, variant="surface", color_scheme="green"),
             logout_button(),
             align="center", spacing="3",
