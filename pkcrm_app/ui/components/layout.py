@@ -20,6 +20,7 @@ def top_bar(session: type[SessionMixin]) -> rx.Component:
             rx.separator(orientation="vertical", size="1"),
             rx.text(session.org_name, size="2", color_scheme="gray", id="org-name"),
             rx.link("Board", href="/board", size="2", margin_left="12px"),
+            rx.cond(session.can_manage_members, rx.link("Members", href="/members", size="2", id="nav-members")),
             rx.cond(session.can_audit, rx.link("Audit log", href="/audit", size="2", id="nav-audit")),
             align="center", spacing="3",
         ),

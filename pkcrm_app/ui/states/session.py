@@ -43,6 +43,10 @@ class SessionMixin(rx.State, mixin=True):
         return bool(self.role) and Permission.AUDIT_VIEW in ROLE_PERMISSIONS[Role(self.role)]
 
     @rx.var
+    def can_manage_members(self) -> bool:
+        return bool(self.role) and Permission.MEMBERS_MANAGE in ROLE_PERMISSIONS[Role(self.role)]
+
+    @rx.var
     async def session_ended(self) -> bool:
         """Re-checked whenever any session of the organisation ends, so a revoked tab signs out live."""
         live = await self.get_state(OrgLive)
