@@ -10,8 +10,7 @@ import reflex as rx
 from pkcrm_app.accounts import sessions
 from pkcrm_app.accounts.permissions import Actor
 from pkcrm_app.core.db import get_database
-from pkcrm_app.core.errors import DomainError
-from pkcrm_app.ui.states.session import SessionMixin
+from pkcrm_app.ui.states.session import ActionPageMixin
 from pkcrm_app.ui.states.views import short_time
 
 
@@ -45,9 +44,8 @@ def _end_others(actor: Actor, token: str | None) -> int:
         return sessions.end_other_sessions(db, actor, token)
 
 
-class AccountState(SessionMixin, rx.State):
+class AccountState(ActionPageMixin, rx.State):
     devices: list[DeviceLine] = []  # noqa: RUF012 (Reflex state field)
-    notice: str = ""
 
     @rx.event
     async def open_page(self):  # type: ignore[no-untyped-def]
@@ -65,23 +63,10 @@ class AccountState(SessionMixin, rx.State):
 
     @rx.event
     async def end_one(self, handle: str):  # type: ignore[no-untyped-def]
-        actor = await self._active_actor()
-        if actor is None:
-            return rx.redirect("/login")
-        try:
-            await asyncio.to_thread(_end_one, actor, handle)
-            self.notice = "That device has been signed out."
-        except DomainError as exc:
-            self.notice = str(exc)
-        await self._reload()
-        return None
+        return await self._act(lambda actor: _end_one(actor, handle), lambda _: "That device has been signed out.")
 
     @rx.event
     async def end_others(self):  # type: ignore[no-untyped-def]
-        actor = await self._active_actor()
-        if actor is None:
-            return rx.redirect("/login")
-        ended = await asyncio.to_thread(_end_others, actor, self._cookie_token())
-        self.notice = f"Signed out of {ended} other session{'s' if ended != 1 else ''}."
-        await self._reload()
-        return None
+        token = self._cookie_token()
+        return await self._act(lambda actor: _end_others(actor, token),
+                               lambda ended: f"Signed out of {ended} other session{'s' if ended != 1 else ''}.")

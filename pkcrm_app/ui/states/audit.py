@@ -56,12 +56,9 @@ class AuditState(SessionMixin, rx.State):
     @rx.event
     async def open_page(self):  # type: ignore[no-untyped-def]
         """on_load: signed in, and allowed to read the audit log, else back to the board."""
-        redirect = await self._sign_in()
+        redirect = await self._sign_in(needs=Permission.AUDIT_VIEW)
         if redirect is not None:
             return redirect
-        actor = self.actor()
-        if actor is None or not actor.can(Permission.AUDIT_VIEW):
-            return rx.redirect("/board")
         await self._refresh()
         return None
 

@@ -10,8 +10,7 @@ import reflex as rx
 from pkcrm_app.accounts import members, sessions
 from pkcrm_app.accounts.permissions import Actor, Permission
 from pkcrm_app.core.db import get_database
-from pkcrm_app.core.errors import DomainError
-from pkcrm_app.ui.states.session import SessionMixin
+from pkcrm_app.ui.states.session import ActionPageMixin
 from pkcrm_app.ui.states.views import short_time
 
 
@@ -43,18 +42,14 @@ def _sign_out(actor: Actor, user_id: int) -> int:
         return sessions.end_member_sessions(db, actor, user_id)
 
 
-class MembersState(SessionMixin, rx.State):
+class MembersState(ActionPageMixin, rx.State):
     people: list[MemberLine] = []  # noqa: RUF012 (Reflex state field)
-    notice: str = ""
 
     @rx.event
     async def open_page(self):  # type: ignore[no-untyped-def]
-        redirect = await self._sign_in()
+        redirect = await self._sign_in(needs=Permission.MEMBERS_MANAGE)
         if redirect is not None:
             return redirect
-        actor = self.actor()
-        if actor is None or not actor.can(Permission.MEMBERS_MANAGE):
-            return rx.redirect("/board")
         self.notice = ""
         await self._reload()
         return None
@@ -64,23 +59,11 @@ class MembersState(SessionMixin, rx.State):
         if actor is not None:
             self.people = await asyncio.to_thread(_members, actor, self._tz)
 
-    async def _act(self, work, done: str):  # type: ignore[no-untyped-def]
-        actor = await self._active_actor()
-        if actor is None:
-            return rx.redirect("/login")
-        try:
-            await asyncio.to_thread(work, actor)
-            self.notice = done
-        except DomainError as exc:
-            self.notice = str(exc)
-        await self._reload()
-        return None
-
     @rx.event
     async def set_active(self, user_id: int, active: bool):  # type: ignore[no-untyped-def]
-        return await self._act(lambda actor: _set_active(actor, user_id, active),
-                               "Member reactivated." if active else "Member deactivated and signed out.")
+        said = "Member reactivated." if active else "Member deactivated and signed out."
+        return await self._act(lambda actor: _set_active(actor, user_id, active), lambda _: said)
 
     @rx.event
     async def sign_out(self, user_id: int):  # type: ignore[no-untyped-def]
-        return await self._act(lambda actor: _sign_out(actor, user_id), "Member signed out everywhere.")
+        return await self._act(lambda actor: _sign_out(actor, user_id), lambda _: "Member signed out everywhere.")

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from http.cookies import SimpleCookie
+from typing import TypeVar
 
 import reflex as rx
 
 from pkcrm_app.accounts import service
 from pkcrm_app.accounts.permissions import ROLE_PERMISSIONS, Actor, Permission, Role
 from pkcrm_app.core.db import get_database
+from pkcrm_app.core.errors import DomainError
 from pkcrm_app.live.state import OrgLive, link_token
 from pkcrm_app.routes.auth import SESSION_COOKIE
+
+T = TypeVar("T")
 
 
 def _resolve(token: str | None) -> service.SessionInfo | None:
@@ -76,7 +81,8 @@ class SessionMixin(rx.State, mixin=True):
         """on_load of every private page: resolve the cookie, else go to the login page."""
         return await self._sign_in()
 
-    async def _sign_in(self) -> rx.event.EventSpec | None:
+    async def _sign_in(self, needs: Permission | None = None) -> rx.event.EventSpec | None:
+        """Resolve the cookie: no session goes to the login page, a missing `needs` back to the board."""
         info = await asyncio.to_thread(_resolve, self._cookie_token())
         if info is None:
             self.user_name = self.org_name = self.role = ""
@@ -86,4 +92,27 @@ class SessionMixin(rx.State, mixin=True):
         self._user_id, self._org_id = info.actor.user_id or 0, info.actor.org_id
         live = await self.get_state(OrgLive)
         await live._link_to(link_token(info.actor.org_id))
+        if needs is not None and not info.actor.can(needs):
+            return rx.redirect("/board")
+        return None
+
+
+class ActionPageMixin(SessionMixin, mixin=True):
+    """A page whose buttons change something and report it in one notice line, then re-read the page."""
+
+    notice: str = ""
+
+    async def _reload(self) -> None:
+        """What the page re-reads after an action; pages override it."""
+
+    async def _act(self, work: Callable[[Actor], T], done: Callable[[T], str]) -> rx.event.EventSpec | None:
+        """Re-check the session, run `work` off the event loop, say how it went, refresh the page."""
+        actor = await self._active_actor()
+        if actor is None:
+            return rx.redirect("/login")
+        try:
+            self.notice = done(await asyncio.to_thread(work, actor))
+        except DomainError as exc:
+            self.notice = str(exc)
+        await self._reload()
         return None
