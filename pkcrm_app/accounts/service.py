@@ -61,8 +61,9 @@ def add_member(db: Session, *, org_id: int, user_id: int, role: Role) -> Members
     return membership
 
 
-def _hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+def session_id_for(token: str | None) -> str:
+    """The stored id of a session: the SHA-256 of the cookie secret, never the secret itself."""
+    return hashlib.sha256((token or "").encode()).hexdigest()
 
 
 def login(
@@ -97,7 +98,7 @@ def login(
     now = utcnow()
     browser, operating_system = describe_user_agent(user_agent)
     db.add(AuthSession(
-        id=_hash_token(token), user_id=user.id, org_id=membership.org_id, created_at=now,
+        id=session_id_for(token), user_id=user.id, org_id=membership.org_id, created_at=now,
         last_seen_at=now, expires_at=now + timedelta(hours=hours), ip_address=ip,
         user_agent=user_agent[:400], browser=browser, operating_system=operating_system,
         screen=screen[:20], language=language[:35],
@@ -124,7 +125,7 @@ def _live_row(db: Session, token: str | None, idle: timedelta) -> tuple[AuthSess
         .join(User, User.id == AuthSession.user_id)
         .join(Membership, (Membership.user_id == User.id) & (Membership.org_id == AuthSession.org_id))
         .join(Organisation, Organisation.id == AuthSession.org_id)
-        .where(AuthSession.id == _hash_token(token))
+        .where(AuthSession.id == session_id_for(token))
     ).first()
     if row is None:
         return None
@@ -159,7 +160,7 @@ def logout(db: Session, token: str | None, *, ip: str = "") -> None:
     """End the session behind the cookie secret (no-op when it is already gone)."""
     if not token:
         return
-    session = db.get(AuthSession, _hash_token(token))
+    session = db.get(AuthSession, session_id_for(token))
     if session is None or session.revoked_at is not None:
         return
     session.revoked_at = utcnow()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -12,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from pkcrm_app.accounts.models import AuthSession, Membership
 from pkcrm_app.accounts.permissions import Actor, Permission
+from pkcrm_app.accounts.service import session_id_for
 from pkcrm_app.audit.service import record
 from pkcrm_app.core.db import utcnow
 from pkcrm_app.core.errors import NotFound
@@ -39,13 +39,9 @@ def _active(actor: Actor, user_id: int | None = None) -> tuple[ColumnElement[boo
             AuthSession.revoked_at.is_(None), AuthSession.expires_at > now)
 
 
-def _hash(token: str | None) -> str:
-    return hashlib.sha256((token or "").encode()).hexdigest()
-
-
 def my_sessions(db: Session, actor: Actor, current_token: str | None) -> list[DeviceSession]:
     """The actor's live sessions in this organisation, most recently used first."""
-    current = _hash(current_token)
+    current = session_id_for(current_token)
     rows = db.scalars(select(AuthSession).where(*_active(actor)).order_by(AuthSession.last_seen_at.desc()))
     return [DeviceSession(handle=s.id[:HANDLE_LENGTH], browser=s.browser or "Unknown",
                           operating_system=s.operating_system or "Unknown", ip_address=s.ip_address,
@@ -75,7 +71,8 @@ def end_session(db: Session, actor: Actor, handle: str) -> None:
 
 def end_other_sessions(db: Session, actor: Actor, current_token: str | None) -> int:
     """Sign the actor out everywhere but here."""
-    return _end(db, actor, (*_active(actor), AuthSession.id != _hash(current_token)), "session.ended_others", None)
+    others = (*_active(actor), AuthSession.id != session_id_for(current_token))
+    return _end(db, actor, others, "session.ended_others", None)
 
 
 def end_member_sessions(db: Session, actor: Actor, user_id: int) -> int:
