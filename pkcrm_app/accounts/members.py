@@ -57,3 +57,22 @@ def set_member_active(db: Session, actor: Actor, user_id: int, *, active: bool) 
            actor_user_id=actor.user_id, target_type="user", target_id=user_id)
     if not active:
         end_member_sessions(db, actor, user_id)
+
+
+def change_role(db: Session, actor: Actor, user_id: int, role: Role) -> None:
+    """Give a member another role: a sensitive action (step-up), and their sessions end so the next one
+    starts with a new id and the new privileges."""
+    actor.require_step_up(Permission.MEMBERS_MANAGE)
+    membership = db.scalar(select(Membership).where(Membership.org_id == actor.org_id, Membership.user_id == user_id))
+    if membership is None:
+        raise NotFound("no such member")
+    if user_id == actor.user_id:
+        raise InvalidInput("you cannot change your own role")
+    if Role.OWNER in (membership.role, role) and actor.role != Role.OWNER:
+        raise InvalidInput("only an owner can make or unmake an owner")
+    if membership.role == role:
+        return
+    previous, membership.role = membership.role, role
+    record(db, action="member.role_changed", org_id=actor.org_id, actor_user_id=actor.user_id, target_type="user",
+           target_id=user_id, details={"from": previous.value, "to": role.value})
+    end_member_sessions(db, actor, user_id)

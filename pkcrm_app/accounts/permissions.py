@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from pkcrm_app.core.errors import PermissionDenied
+from pkcrm_app.core.errors import PermissionDenied, StepUpRequired
 
 
 class Role(enum.StrEnum):
@@ -52,6 +52,8 @@ class Actor:
     user_id: int | None
     org_id: int
     role: Role
+    # True when this actor's session passed a second factor within the step-up window (set by the session layer).
+    stepped_up: bool = False
 
     def can(self, permission: Permission) -> bool:
         return permission in ROLE_PERMISSIONS[self.role]
@@ -59,3 +61,9 @@ class Actor:
     def require(self, permission: Permission) -> None:
         if not self.can(permission):
             raise PermissionDenied(f"your role ({self.role.value}) may not do {permission.value}")
+
+    def require_step_up(self, permission: Permission) -> None:
+        """A sensitive action: the permission, and a fresh second factor on this session."""
+        self.require(permission)
+        if not self.stepped_up:
+            raise StepUpRequired()

@@ -34,6 +34,14 @@ class SessionInfo:
     org_name: str
 
 
+@dataclass(frozen=True)
+class OpenedSession:
+    """A new session: the secret for the HttpOnly cookie and the page the browser goes to next."""
+
+    token: str
+    next_url: str
+
+
 def create_organisation(db: Session, *, name: str, slug: str) -> Organisation:
     org = Organisation(name=name, slug=slug)
     db.add(org)
@@ -69,10 +77,8 @@ def session_id_for(token: str | None) -> str:
 def login(
     db: Session, *, email: str, password: str, ip: str, user_agent: str, hours: int, screen: str = "",
     language: str = "",
-) -> str:
-    """Check the credentials and open a session with its device details; returns the secret for the cookie.
-
-    Every login makes a new random secret, so a session id planted before login is never reused."""
+) -> OpenedSession:
+    """Check the credentials and open a session with its device details (see `open_session`)."""
     email = email.strip().lower()
     throttle = assess(db, email, ip)
     if throttle.locked:
@@ -94,6 +100,21 @@ def login(
         remember(db, email, ip, succeeded=False)
         db.commit()
         raise AuthenticationFailed(delay_seconds=assess(db, email, ip).delay_seconds)
+    remember(db, email, ip, succeeded=True)
+    opened = open_session(db, user=user, membership=membership, ip=ip, user_agent=user_agent, hours=hours,
+                          screen=screen, language=language, method="password")
+    db.commit()
+    return opened
+
+
+def open_session(
+    db: Session, *, user: User, membership: Membership, ip: str, user_agent: str, hours: int, screen: str = "",
+    language: str = "", method: str,
+) -> OpenedSession:
+    """Start a session for a user whose first factor (password or single sign-on) just passed.
+
+    Every call makes a new random secret, so a session id planted before login is never reused. The
+    caller commits, sets the cookie and sends the browser to `next_url`."""
     token = secrets.token_urlsafe(32)
     now = utcnow()
     browser, operating_system = describe_user_agent(user_agent)
@@ -104,11 +125,9 @@ def login(
         screen=screen[:20], language=language[:35],
     ))
     user.last_login_at = now
-    remember(db, email, ip, succeeded=True)
     record(db, action="login.succeeded", org_id=membership.org_id, actor_user_id=user.id, ip_address=ip,
-           device=user_agent)
-    db.commit()
-    return token
+           device=user_agent, details={"method": method})
+    return OpenedSession(token=token, next_url="/board")
 
 
 def session_is_live(db: Session, token: str | None, *, idle: timedelta = IDLE_TIMEOUT) -> bool:

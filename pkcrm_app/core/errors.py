@@ -13,6 +13,13 @@ class PermissionDenied(DomainError):
     """The caller's role does not allow this action."""
 
 
+class StepUpRequired(PermissionDenied):
+    """A sensitive action needs a second factor entered in the last few minutes (step-up)."""
+
+    def __init__(self, message: str = "Confirm it's you: enter a code from your authenticator app.") -> None:
+        super().__init__(message)
+
+
 class InvalidInput(DomainError):
     """The input was rejected; the message says why."""
 

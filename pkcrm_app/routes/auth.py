@@ -19,7 +19,7 @@ log = logging.getLogger("pkcrm.auth")
 SESSION_COOKIE = "pkcrm_session"
 
 
-def _same_origin(request: Request) -> bool:
+def same_origin(request: Request) -> bool:
     """Refuse cross-site form posts (login CSRF); browsers send Origin on POST."""
     origin = request.headers.get("origin")
     if not origin or origin == "null":
@@ -27,40 +27,47 @@ def _same_origin(request: Request) -> bool:
     return urlsplit(origin).netloc == request.headers.get("host", "")
 
 
-def _follow(request: Request, url: str) -> Response:
+def follow(request: Request, url: str) -> Response:
     """Where to go next: JSON for the page's fetch, a 303 for a plain form post."""
     if "application/json" in request.headers.get("accept", ""):
         return JSONResponse({"next": url})
     return RedirectResponse(url, status_code=303)
 
 
-def _client(request: Request) -> str:
+def client_ip(request: Request) -> str:
     return request.client.host if request.client else ""
 
 
-def _attempt_login(email: str, password: str, ip: str, user_agent: str, screen: str, language: str) -> str:
+def start_session(request: Request, opened: service.OpenedSession) -> Response:
+    """Answer a successful first factor: the new session secret in an HttpOnly cookie, then the next page."""
+    response = follow(request, opened.next_url)
+    response.set_cookie(SESSION_COOKIE, opened.token, max_age=get_settings().session_hours * 3600, httponly=True,
+                        samesite="lax", secure=get_settings().cookie_secure, path="/")
+    return response
+
+
+def _attempt_login(
+    email: str, password: str, ip: str, user_agent: str, screen: str, language: str
+) -> service.OpenedSession:
     with get_database().session() as db:
         return service.login(db, email=email, password=password, ip=ip, user_agent=user_agent,
                              hours=get_settings().session_hours, screen=screen, language=language)
 
 
 async def login_route(request: Request) -> Response:
-    if not _same_origin(request):
+    if not same_origin(request):
         return PlainTextResponse("cross-site request refused", status_code=403)
     form = await request.form()
     email, password = str(form.get("email") or ""), str(form.get("password") or "")
     try:
-        token = await run_in_threadpool(_attempt_login, email, password, _client(request),
+        opened = await run_in_threadpool(_attempt_login, email, password, client_ip(request),
                                         request.headers.get("user-agent", ""), str(form.get("screen") or ""),
                                         str(form.get("language") or request.headers.get("accept-language", ""))[:35])
     except AuthenticationFailed as failure:
-        log.info("failed login from %s (%s)", _client(request), type(failure).__name__)
+        log.info("failed login from %s (%s)", client_ip(request), type(failure).__name__)
         await asyncio.sleep(failure.delay_seconds)  # progressive slow-down, the same for every email
-        return _follow(request, "/login?error=locked" if isinstance(failure, LoginThrottled) else "/login?error=1")
-    response = _follow(request, "/board")
-    response.set_cookie(SESSION_COOKIE, token, max_age=get_settings().session_hours * 3600, httponly=True,
-                        samesite="lax", secure=get_settings().cookie_secure, path="/")
-    return response
+        return follow(request, "/login?error=locked" if isinstance(failure, LoginThrottled) else "/login?error=1")
+    return start_session(request, opened)
 
 
 def _end_session(token: str | None, ip: str) -> None:
@@ -69,9 +76,9 @@ def _end_session(token: str | None, ip: str) -> None:
 
 
 async def logout_route(request: Request) -> Response:
-    if not _same_origin(request):
+    if not same_origin(request):
         return PlainTextResponse("cross-site request refused", status_code=403)
-    await run_in_threadpool(_end_session, request.cookies.get(SESSION_COOKIE), _client(request))
-    response = _follow(request, "/login")
+    await run_in_threadpool(_end_session, request.cookies.get(SESSION_COOKIE), client_ip(request))
+    response = follow(request, "/login")
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response

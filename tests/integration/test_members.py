@@ -28,7 +28,7 @@ def test_admins_list_members_with_role_and_mfa_agents_cannot(database, acme) -> 
 
 def test_deactivating_ends_sessions_and_reactivating_lets_them_back(database, acme) -> None:  # type: ignore[no-untyped-def]
     with database.session() as db:
-        token = service.login(db, email="ann@acme.test", password=PASSWORD, ip="", user_agent="", hours=1)
+        token = service.login(db, email="ann@acme.test", password=PASSWORD, ip="", user_agent="", hours=1).token
     ann = acme.users["ann"][0]
     with database.session() as db:
         members.set_member_active(db, acme.actor("adam", Role.ADMIN), ann, active=False)

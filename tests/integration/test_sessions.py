@@ -22,7 +22,7 @@ SAFARI_IOS = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKi
 def sign_in(database, email: str, user_agent: str, screen: str = "1920x1080") -> str:  # type: ignore[no-untyped-def]
     with database.session() as db:
         return service.login(db, email=email, password=PASSWORD, ip="192.0.2.10", user_agent=user_agent, hours=8,
-                             screen=screen, language="en-GB")
+                             screen=screen, language="en-GB").token
 
 
 @pytest.fixture
