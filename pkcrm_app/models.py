@@ -1,6 +1,10 @@
 """Imports every table so Base.metadata is complete (Alembic, tests)."""
 
+import pkcrm_app.accounts.review_models  # access reviews and their items
+import pkcrm_app.audit.alert_models  # noqa: F401  (security alerts)
+from pkcrm_app.accounts import onboarding_models  # noqa: F401  (invitations, sign-up requests, resets)
 from pkcrm_app.accounts.models import AuthSession, Membership, MfaFactor, MfaRecoveryCode, Organisation, User
+from pkcrm_app.accounts.sso import models as sso_models  # noqa: F401  (single sign-on)
 from pkcrm_app.accounts.throttle import LoginAttempt
 from pkcrm_app.audit.models import AuditEvent
 from pkcrm_app.core.crypto import DataKey

@@ -29,6 +29,14 @@ class Settings:
     webhook_max_bytes: int = field(
         default_factory=lambda: int(_env("PKCRM_WEBHOOK_MAX_BYTES", str(1024 * 1024)))
     )
+    # Outgoing mail (invitations, sign-up confirmations, password resets); no host: .eml files in instance/outbox/.
+    smtp_host: str = field(default_factory=lambda: _env("PKCRM_SMTP_HOST"))
+    smtp_port: int = field(default_factory=lambda: int(_env("PKCRM_SMTP_PORT", "587")))
+    smtp_user: str = field(default_factory=lambda: _env("PKCRM_SMTP_USER"))
+    smtp_password: str = field(default_factory=lambda: _env("PKCRM_SMTP_PASSWORD"), repr=False)
+    smtp_starttls: bool = field(default_factory=lambda: _env("PKCRM_SMTP_STARTTLS", "1") == "1")
+    mail_from: str = field(default_factory=lambda: _env("PKCRM_MAIL_FROM", "PK WhatsApp CRM <no-reply@localhost>"))
+    public_url: str = field(default_factory=lambda: _env("PKCRM_PUBLIC_URL", "http://localhost:3000").rstrip("/"))
 
     @property
     def sqlalchemy_url(self) -> str:
@@ -45,6 +53,11 @@ class Settings:
     @property
     def key_file(self) -> Path:
         return self.instance_dir / "master.key"
+
+    @property
+    def outbox_dir(self) -> Path:
+        """Where mails are saved as .eml files when no SMTP host is set (the embedded demo)."""
+        return self.instance_dir / "outbox"
 
 
 @lru_cache(maxsize=1)

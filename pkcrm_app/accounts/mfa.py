@@ -244,6 +244,14 @@ def _use_recovery_code(db: Session, user_id: int, code: str) -> bool:
     return bool(claimed.rowcount == 1)  # type: ignore[attr-defined]
 
 
+def regenerate_recovery_codes(db: Session, user_id: int) -> list[str]:
+    """Replace all of the user's recovery codes with ten new ones (shown once)."""
+    codes = _replace_recovery_codes(db, user_id)
+    _audit(db, user_id, "mfa.recovery_codes_replaced")
+    db.flush()
+    return codes
+
+
 def reset_factor(db: Session, user_id: int, *, actor_user_id: int | None = None) -> bool:
     """Remove the user's factor and recovery codes (admin reset or lost device); False when there was none."""
     removed = db.execute(delete(MfaFactor).where(MfaFactor.user_id == user_id).execution_options(

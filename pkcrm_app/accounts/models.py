@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 
 from sqlalchemy import Boolean, DateTime, Enum, ForeignKey, Integer, String, UniqueConstraint, false
@@ -20,6 +21,8 @@ class Organisation(Base):
     slug: Mapped[str] = mapped_column(String(80), unique=True)
     time_zone: Mapped[str] = mapped_column(String(64), default="UTC")
     agents_see_all: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    mfa_policy: Mapped[str] = mapped_column(String(16), default="off", server_default="off")  # MfaPolicy
+    access_review_interval_days: Mapped[int] = mapped_column(Integer, default=90, server_default="90")
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
@@ -33,6 +36,10 @@ class User(Base):
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    # Profile the user edits themselves (accounts/profile.py); no time zone means the organisation's.
+    phone: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    language: Mapped[str] = mapped_column(String(8), default="en", server_default="en")
+    time_zone: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class Membership(Base):
@@ -49,6 +56,11 @@ class Membership(Base):
     )
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+def session_id_for(token: str | None) -> str:
+    """The stored id of a session: the SHA-256 of the cookie secret, never the secret itself."""
+    return hashlib.sha256((token or "").encode()).hexdigest()
 
 
 class AuthSession(Base):
@@ -69,6 +81,10 @@ class AuthSession(Base):
     screen: Mapped[str] = mapped_column(String(20), default="", server_default="")
     language: Mapped[str] = mapped_column(String(35), default="", server_default="")
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    # Second factor: "none" (not needed), "code" or "enrol" (login waits for it), "done" (passed).
+    mfa_state: Mapped[str] = mapped_column(String(8), default="none", server_default="none")
+    mfa_verified_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)  # last code: step-up window
+    mfa_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class MfaFactor(Base):

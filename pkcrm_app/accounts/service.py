@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
@@ -11,9 +10,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pkcrm_app.accounts.devices import describe_user_agent
-from pkcrm_app.accounts.models import AuthSession, Membership, Organisation, User
+from pkcrm_app.accounts.models import AuthSession, Membership, Organisation, User, session_id_for
 from pkcrm_app.accounts.passwords import hash_password, verify_password
 from pkcrm_app.accounts.permissions import Actor, Role
+from pkcrm_app.accounts.second_factor import OPEN_STATES, MfaState, is_stepped_up, state_after_first_factor
 from pkcrm_app.accounts.throttle import assess, check_password_strength, email_key, remember
 from pkcrm_app.audit.service import record
 from pkcrm_app.core.db import utcnow
@@ -69,11 +69,6 @@ def add_member(db: Session, *, org_id: int, user_id: int, role: Role) -> Members
     return membership
 
 
-def session_id_for(token: str | None) -> str:
-    """The stored id of a session: the SHA-256 of the cookie secret, never the secret itself."""
-    return hashlib.sha256((token or "").encode()).hexdigest()
-
-
 def login(
     db: Session, *, email: str, password: str, ip: str, user_agent: str, hours: int, screen: str = "",
     language: str = "",
@@ -115,27 +110,44 @@ def open_session(
 
     Every call makes a new random secret, so a session id planted before login is never reused. The
     caller commits, sets the cookie and sends the browser to `next_url`."""
+    state = state_after_first_factor(db, user, membership)
+    token, session = new_session_row(
+        user_id=user.id, org_id=membership.org_id, hours=hours, ip=ip, user_agent=user_agent, screen=screen,
+        language=language, mfa_state=state,
+    )
+    db.add(session)
+    if state in (MfaState.CODE, MfaState.ENROL):
+        record(db, action="login.first_factor", org_id=membership.org_id, actor_user_id=user.id, ip_address=ip,
+               device=user_agent, details={"method": method, "waiting_for": state.value})
+    else:
+        user.last_login_at = session.created_at
+        record(db, action="login.succeeded", org_id=membership.org_id, actor_user_id=user.id, ip_address=ip,
+               device=user_agent, details={"method": method})
+    return OpenedSession(token=token, next_url=state.next_url)
+
+
+def new_session_row(
+    *, user_id: int, org_id: int, hours: int, ip: str, user_agent: str, screen: str, language: str,
+    mfa_state: MfaState,
+) -> tuple[str, AuthSession]:
+    """A fresh random cookie secret and the session row stored under its hash."""
     token = secrets.token_urlsafe(32)
     now = utcnow()
     browser, operating_system = describe_user_agent(user_agent)
-    db.add(AuthSession(
-        id=session_id_for(token), user_id=user.id, org_id=membership.org_id, created_at=now,
-        last_seen_at=now, expires_at=now + timedelta(hours=hours), ip_address=ip,
-        user_agent=user_agent[:400], browser=browser, operating_system=operating_system,
-        screen=screen[:20], language=language[:35],
-    ))
-    user.last_login_at = now
-    record(db, action="login.succeeded", org_id=membership.org_id, actor_user_id=user.id, ip_address=ip,
-           device=user_agent, details={"method": method})
-    return OpenedSession(token=token, next_url="/board")
+    return token, AuthSession(
+        id=session_id_for(token), user_id=user_id, org_id=org_id, created_at=now, last_seen_at=now,
+        expires_at=now + timedelta(hours=hours), ip_address=ip, user_agent=user_agent[:400], browser=browser,
+        operating_system=operating_system, screen=screen[:20], language=language[:35], mfa_state=mfa_state.value,
+        mfa_verified_at=now if mfa_state == MfaState.DONE else None,
+    )
 
 
 def session_is_live(db: Session, token: str | None, *, idle: timedelta = IDLE_TIMEOUT) -> bool:
     """Whether the cookie secret still opens a session (read-only: it does not count as activity)."""
-    return _live_row(db, token, idle) is not None
+    return live_row(db, token, idle) is not None
 
 
-def _live_row(db: Session, token: str | None, idle: timedelta) -> tuple[AuthSession, User, Membership,
+def live_row(db: Session, token: str | None, idle: timedelta) -> tuple[AuthSession, User, Membership,
                                                                          Organisation] | None:
     if not token:
         return None
@@ -150,7 +162,8 @@ def _live_row(db: Session, token: str | None, idle: timedelta) -> tuple[AuthSess
         return None
     session, user, membership, org = row
     now = utcnow()
-    if session.revoked_at is not None or session.expires_at <= now or now - session.last_seen_at > idle:
+    if (session.revoked_at is not None or session.expires_at <= now or now - session.last_seen_at > idle
+            or session.mfa_state not in OPEN_STATES):
         return None
     if not user.is_active or not membership.is_active:
         return None
@@ -161,7 +174,7 @@ def resolve_session(db: Session, token: str | None, *, idle: timedelta = IDLE_TI
     """The signed-in user behind a cookie secret, or None when it is unknown, ended, expired or idle too long.
 
     Counts as activity: it moves the session's last-seen time (at most once a minute)."""
-    live = _live_row(db, token, idle)
+    live = live_row(db, token, idle)
     if live is None:
         return None
     session, user, membership, org = live
@@ -170,7 +183,7 @@ def resolve_session(db: Session, token: str | None, *, idle: timedelta = IDLE_TI
         session.last_seen_at = now
         db.commit()
     return SessionInfo(
-        actor=Actor(user_id=user.id, org_id=org.id, role=membership.role),
+        actor=Actor(user_id=user.id, org_id=org.id, role=membership.role, stepped_up=is_stepped_up(session)),
         user_name=user.name, email=user.email, org_name=org.name,
     )
 

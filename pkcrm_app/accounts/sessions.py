@@ -9,9 +9,8 @@ from typing import Any, cast
 from sqlalchemy import ColumnElement, CursorResult, select, update
 from sqlalchemy.orm import Session
 
-from pkcrm_app.accounts.models import AuthSession, Membership
+from pkcrm_app.accounts.models import AuthSession, Membership, session_id_for
 from pkcrm_app.accounts.permissions import Actor, Permission
-from pkcrm_app.accounts.service import session_id_for
 from pkcrm_app.audit.service import record
 from pkcrm_app.core.db import utcnow
 from pkcrm_app.core.errors import NotFound

@@ -76,7 +76,9 @@ def list_events(db: Session, actor: Actor, flt: AuditFilter, *, page: int = 1,
 def export_csv(
     db: Session, actor: Actor, flt: AuditFilter, *, ip_address: str = "", device: str = ""
 ) -> Iterator[str]:
-    """Every matching event as CSV lines, streamed; the export itself is audited first."""
+    """Every matching event as CSV lines, streamed; a data export, so it needs a fresh second factor
+    (step-up), and the export itself is audited first."""
+    actor.require_step_up(Permission.AUDIT_VIEW)
     query = _query(actor, flt)
     record(db, action="audit.exported", org_id=actor.org_id, actor_user_id=actor.user_id,
            details={"action": flt.action, "actor_email": flt.actor_email, "since": str(flt.since or ""),

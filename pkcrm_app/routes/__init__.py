@@ -5,8 +5,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from pkcrm_app.routes import onboarding
 from pkcrm_app.routes.audit_export import export_audit
 from pkcrm_app.routes.auth import login_route, logout_route
+from pkcrm_app.routes.mfa import confirm_enrolment, enrolment_qr, replace_recovery_codes, step_up, verify_login_code
+from pkcrm_app.routes.sso import callback_route, settings_route, start_route
 from pkcrm_app.routes.webhook import receive_webhook, verify_webhook
 
 
@@ -20,6 +23,22 @@ def build_api() -> Starlette:
         Route("/webhooks/whatsapp", receive_webhook, methods=["POST"]),
         Route("/auth/login", login_route, methods=["POST"]),
         Route("/auth/logout", logout_route, methods=["POST"]),
+        Route("/auth/mfa/verify", verify_login_code, methods=["POST"]),
+        Route("/auth/mfa/qr.svg", enrolment_qr, methods=["GET"]),
+        Route("/auth/mfa/enrol", confirm_enrolment, methods=["POST"]),
+        Route("/auth/mfa/recovery-codes", replace_recovery_codes, methods=["POST"]),
+        Route("/auth/step-up", step_up, methods=["POST"]),
+        Route("/auth/sso/start", start_route, methods=["GET"]),
+        Route("/auth/sso/callback", callback_route, methods=["GET"]),
+        Route("/settings/sso/save", settings_route, methods=["POST"]),
+        Route("/auth/signup", onboarding.signup_route, methods=["POST"]),
+        Route("/auth/signup/confirm/{token}", onboarding.confirm_signup_route, methods=["GET"]),
+        Route("/auth/invite/accept", onboarding.accept_invite_route, methods=["POST"]),
+        Route("/auth/invite/{token}", onboarding.invite_link_route, methods=["GET"]),
+        Route("/auth/forgot", onboarding.forgot_route, methods=["POST"]),
+        Route("/auth/reset", onboarding.reset_route, methods=["POST"]),
+        Route("/auth/reset/{token}", onboarding.reset_link_route, methods=["GET"]),
+        Route("/auth/password", onboarding.change_password_route, methods=["POST"]),
         Route("/audit/export.csv", export_audit, methods=["GET"]),
         Route("/healthz", health, methods=["GET"]),
     ])

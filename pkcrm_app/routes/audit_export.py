@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import date
 
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
 
 from pkcrm_app.accounts.permissions import Actor, Permission
 from pkcrm_app.accounts.service import SessionInfo, resolve_session
+from pkcrm_app.audit.alerts import note_export
 from pkcrm_app.audit.browse import AuditFilter, export_csv
 from pkcrm_app.core.db import get_database
 from pkcrm_app.routes.auth import SESSION_COOKIE
@@ -23,6 +25,12 @@ def _resolve(token: str | None) -> SessionInfo | None:
 
 def _day(value: str | None) -> date | None:
     return date.fromisoformat(value) if value else None
+
+
+def _note_export(actor: Actor) -> None:
+    """After the export (audited when it started): alert the admins if this user exports unusually often."""
+    with get_database().session() as db:
+        note_export(db, actor_user_id=actor.user_id or 0, org_id=actor.org_id, kind="audit log")
 
 
 def _stream(actor: Actor, flt: AuditFilter, ip: str, device: str) -> Iterator[str]:
@@ -39,6 +47,9 @@ async def export_audit(request: Request) -> Response:
         return PlainTextResponse("sign in first", status_code=401)
     if not info.actor.can(Permission.AUDIT_VIEW):
         return PlainTextResponse("your role may not export the audit log", status_code=403)
+    if not info.actor.stepped_up:
+        return PlainTextResponse("an export needs a fresh second factor: confirm it on the audit page first",
+                                 status_code=403)
     params = request.query_params
     try:
         flt = AuditFilter(action=params.get("action", ""), actor_email=params.get("actor", ""),
@@ -48,4 +59,5 @@ async def export_audit(request: Request) -> Response:
     ip = request.client.host if request.client else ""
     filename = f"audit-log-{date.today().isoformat()}.csv"
     return StreamingResponse(_stream(info.actor, flt, ip, request.headers.get("user-agent", "")), media_type="text/csv",
-                             headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+                             headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+                             background=BackgroundTask(_note_export, info.actor))

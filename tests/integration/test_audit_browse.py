@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
+from sqlalchemy import update
 
+from pkcrm_app.accounts import mfa
+from pkcrm_app.accounts.models import AuthSession
 from pkcrm_app.accounts.permissions import Role
 from pkcrm_app.audit.browse import AuditFilter, list_events
 from pkcrm_app.audit.service import record
+from pkcrm_app.core.db import Database, utcnow
 from pkcrm_app.core.errors import PermissionDenied
-from tests.support.data import PASSWORD, make_org
+from tests.support.data import PASSWORD, OrgFixture, make_org
 
 
 @pytest.fixture
@@ -43,13 +47,36 @@ def test_admins_page_through_their_own_organisation_only(database, orgs) -> None
             list_events(db, acme.actor("ann", Role.AGENT), AuditFilter())
 
 
+PAST = 59_000_000 * mfa.TIME_STEP
+
+
+def recovery_code(database: Database, org: OrgFixture) -> str:
+    """A fresh set of recovery codes for Adam; the first one."""
+    with database.session() as db:
+        codes = mfa.regenerate_recovery_codes(db, org.users["adam"][0])
+        db.commit()
+    return codes[0]
+
+
 def test_csv_export_needs_an_admin_session_and_is_audited(api, database, orgs) -> None:  # type: ignore[no-untyped-def]
     acme, _ = orgs
     assert api.get("/audit/export.csv").status_code == 401
     api.post("/auth/login", data={"email": "ann@acme.test", "password": PASSWORD})
     assert api.get("/audit/export.csv").status_code == 403
     api.post("/auth/logout")
+    with database.session() as db:
+        enrolment = mfa.begin_enrolment(db, acme.users["adam"][0])
+        mfa.confirm_enrolment(db, acme.users["adam"][0], mfa.code_at(enrolment.secret, PAST), now=PAST)
+        db.commit()
     api.post("/auth/login", data={"email": "adam@acme.test", "password": PASSWORD})
+    assert api.get("/audit/export.csv").status_code == 401  # the second factor is still missing
+    api.post("/auth/mfa/verify", data={"code": mfa.code_at(enrolment.secret)})
+    with database.session() as db:  # the login's code gets too old for a sensitive action
+        db.execute(update(AuthSession).values(mfa_verified_at=utcnow() - timedelta(minutes=10)))
+        db.commit()
+    refused = api.get("/audit/export.csv")
+    assert refused.status_code == 403 and "second factor" in refused.text
+    assert api.post("/auth/step-up", data={"code": recovery_code(database, acme)}).json() == {"ok": True}
     assert api.get("/audit/export.csv?since=yesterday").status_code == 400
     response = api.get("/audit/export.csv?action=lead.")
     assert response.status_code == 200 and "attachment" in response.headers["content-disposition"]

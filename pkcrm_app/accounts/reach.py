@@ -1,0 +1,41 @@
+"""What a member can reach, in words an access reviewer reads: their permissions and how many leads they see."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from pkcrm_app.accounts.models import Organisation
+from pkcrm_app.accounts.permissions import ROLE_PERMISSIONS, Actor, Permission, Role
+from pkcrm_app.crm.models import Lead
+from pkcrm_app.crm.service import visible_leads
+
+# Everyone with a role works the board and conversations; the rest is what sets one role apart.
+_EXTRAS = (
+    (Permission.ANALYTICS_VIEW, "analytics"),
+    (Permission.MEMBERS_MANAGE, "members"),
+    (Permission.SETTINGS_MANAGE, "settings"),
+    (Permission.INTEGRATIONS_MANAGE, "integrations"),
+    (Permission.AUDIT_VIEW, "audit log"),
+    (Permission.BILLING_MANAGE, "billing"),
+    (Permission.ORGANISATION_DELETE, "deleting the organisation"),
+)
+
+
+def member_reach(db: Session, *, org_id: int, user_id: int, role: Role, active: bool) -> tuple[str, dict[str, Any]]:
+    """('Leads: own and unassigned (3 of 12); board, conversations', {...}) for one member as they stand now."""
+    as_member = Actor(user_id=user_id, org_id=org_id, role=role)
+    total = db.scalar(select(func.count()).select_from(Lead).where(Lead.org_id == org_id)) or 0
+    visible = db.scalar(select(func.count()).select_from(Lead).where(visible_leads(db, as_member))) or 0
+    sees_all = as_member.can(Permission.LEADS_VIEW_ALL) or bool(
+        db.scalar(select(Organisation.agents_see_all).where(Organisation.id == org_id)))
+    leads = f"all {total} leads" if sees_all else f"own and unassigned leads ({visible} of {total})"
+    extras = [label for permission, label in _EXTRAS if as_member.can(permission)]
+    text = f"{leads}; board, conversations" + (f", {', '.join(extras)}" if extras else "")
+    if not active:
+        text = f"no access (deactivated); the role would give {text}"
+    details = {"permissions": sorted(p.value for p in ROLE_PERMISSIONS[role]), "sees_all_leads": sees_all,
+               "leads_visible": visible, "leads_total": total, "active": active}
+    return text[0].upper() + text[1:], details

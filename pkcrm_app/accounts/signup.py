@@ -1,0 +1,112 @@
+"""Sign-up: a confirmed email creates an organisation, its owner and the default pipeline.
+
+Nothing is created before the emailed link is followed, and the answer to a sign-up request is the
+same whether or not the email already has an account (that person gets a "sign in or reset" mail)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from pkcrm_app.accounts.models import Membership, Organisation, User
+from pkcrm_app.accounts.onboarding_models import SignupRequest
+from pkcrm_app.accounts.passwords import hash_password
+from pkcrm_app.accounts.permissions import Role
+from pkcrm_app.accounts.service import add_member, create_organisation
+from pkcrm_app.accounts.throttle import check_password_strength
+from pkcrm_app.accounts.tokens import new_token, normalise_email, token_hash
+from pkcrm_app.audit.service import record
+from pkcrm_app.core.db import utcnow
+from pkcrm_app.core.errors import InvalidInput
+from pkcrm_app.core.mail import link, send_mail
+from pkcrm_app.crm.service import create_pipeline
+
+SIGNUP_TTL = timedelta(hours=24)
+INVALID_LINK = "This sign-up link is invalid, expired or already used. Sign up again to get a new one."
+EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+@dataclass(frozen=True)
+class SignedUp:
+    """What a confirmed sign-up created; the route opens the owner's first session with it."""
+
+    user: User
+    membership: Membership
+    org: Organisation
+
+
+def valid_email(email: str) -> str:
+    """The email, normalised, or InvalidInput."""
+    email = normalise_email(email)
+    if len(email) > 320 or not EMAIL_PATTERN.match(email):
+        raise InvalidInput("Enter a valid email address.")
+    return email
+
+
+def required_text(value: str, what: str, limit: int = 200) -> str:
+    value = " ".join(value.split())
+    if not value:
+        raise InvalidInput(f"Enter {what}.")
+    if len(value) > limit:
+        raise InvalidInput(f"{what[0].upper()}{what[1:]} must have at most {limit} characters.")
+    return value
+
+
+def request_sign_up(db: Session, *, email: str, name: str, org_name: str, password: str) -> None:
+    """Mail a confirmation link (new email) or a "you already have an account" note (known email).
+
+    The caller shows the same "check your email" answer either way; the password is hashed either way so
+    both paths cost the same."""
+    email = valid_email(email)
+    name = required_text(name, "your name")
+    org_name = required_text(org_name, "the organisation's name")
+    check_password_strength(password, email)
+    password_hash = hash_password(password)
+    if db.scalar(select(User.id).where(User.email == email)) is not None:
+        send_mail(email, "You already have a PK WhatsApp CRM account", (
+            "Someone (hopefully you) tried to create a new organisation with this email address, but it already "
+            f"has an account.\n\nSign in: {link('/login')}\nForgot your password? Reset it: {link('/forgot')}\n\n"
+            "If this was not you, you can ignore this email."))
+        return
+    token, digest = new_token()
+    db.add(SignupRequest(email=email, name=name, org_name=org_name, password_hash=password_hash, token_hash=digest,
+                         expires_at=utcnow() + SIGNUP_TTL))
+    db.flush()
+    send_mail(email, "Confirm your PK WhatsApp CRM sign-up", (
+        f"Hello {name},\n\nconfirm your email address to create \"{org_name}\" on PK WhatsApp CRM:\n\n"
+        f"{link('/auth/signup/confirm/' + token)}\n\nThe link works once, within 24 hours. If you did not sign up, "
+        "ignore this email and nothing will be created."))
+
+
+def unique_slug(db: Session, name: str) -> str:
+    """A URL-friendly slug of the organisation's name, numbered when taken."""
+    base = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:60] or "organisation"
+    slug, n = base, 1
+    while db.scalar(select(Organisation.id).where(Organisation.slug == slug)) is not None:
+        n += 1
+        slug = f"{base}-{n}"
+    return slug
+
+
+def confirm_sign_up(db: Session, token: str, *, ip: str = "", device: str = "") -> SignedUp:
+    """Follow the emailed link: create the organisation, its owner, the owner's membership and the pipeline."""
+    request = db.scalar(select(SignupRequest).where(SignupRequest.token_hash == token_hash(token)))
+    now = utcnow()
+    if request is None or request.used_at is not None or request.expires_at <= now:
+        raise InvalidInput(INVALID_LINK)
+    request.used_at = now
+    if db.scalar(select(User.id).where(User.email == request.email)) is not None:
+        raise InvalidInput("An account with this email already exists: sign in instead.")
+    org = create_organisation(db, name=request.org_name, slug=unique_slug(db, request.org_name))
+    user = User(email=request.email, name=request.name, password_hash=request.password_hash)
+    db.add(user)
+    db.flush()
+    membership = add_member(db, org_id=org.id, user_id=user.id, role=Role.OWNER)
+    create_pipeline(db, org_id=org.id)
+    record(db, action="organisation.created", org_id=org.id, actor_user_id=user.id, target_type="organisation",
+           target_id=org.id, details={"via": "sign-up", "slug": org.slug}, ip_address=ip, device=device)
+    return SignedUp(user=user, membership=membership, org=org)

@@ -1,0 +1,131 @@
+"""Second-factor routes: the code step of a login, enrolment (QR code and confirmation), step-up and new
+recovery codes. Codes and secrets travel only over these requests, never through websocket state."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TypeVar
+
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+
+from pkcrm_app.accounts import mfa_login, second_factor
+from pkcrm_app.accounts.service import resolve_session
+from pkcrm_app.core.db import get_database
+from pkcrm_app.core.errors import AuthenticationFailed, DomainError, StepUpRequired
+from pkcrm_app.routes.auth import SESSION_COOKIE, client_ip, follow, same_origin, start_session
+
+log = logging.getLogger("pkcrm.auth")
+T = TypeVar("T")
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+def _with_db(work: Callable[..., T], *args: object) -> T:
+    """Run a service call in its own database session (called in the thread pool)."""
+    with get_database().session() as db:
+        return work(db, *args)
+
+
+async def _form_code(request: Request) -> str:
+    return str((await request.form()).get("code") or "")
+
+
+async def verify_login_code(request: Request) -> Response:
+    """POST /auth/mfa/verify: the code step of a login; success opens the session under a new cookie."""
+    if not same_origin(request):
+        return PlainTextResponse("cross-site request refused", status_code=403)
+    code = await _form_code(request)
+    try:
+        opened = await run_in_threadpool(_with_db, mfa_login.finish_with_code, request.cookies.get(SESSION_COOKIE),
+                                         code)
+    except AuthenticationFailed as failure:
+        log.info("second factor refused for a login from %s: %s", client_ip(request), failure)
+        return follow(request, "/login?error=mfa")
+    except DomainError:
+        log.info("wrong second-factor code from %s", client_ip(request))
+        return follow(request, "/login/verify?error=1")
+    return start_session(request, opened)
+
+
+def _qr_with_key(db: Session, token: str | None) -> str:
+    enrolment = mfa_login.begin_enrolment(db, token)
+    key = " ".join(enrolment.secret[i:i + 4] for i in range(0, len(enrolment.secret), 4))
+    return _compose_svg(enrolment.qr_svg_data_uri, key)
+
+
+def _compose_svg(qr_data_uri: str, key: str) -> str:
+    """The QR code with the key printed under it, for people who type it in by hand."""
+    return (
+        '<svg xmlns="http://www.w3.org/2000/svg" width="260" height="300" viewBox="0 0 260 300">'
+        '<rect width="260" height="300" fill="white"/>'
+        f'<image href="{qr_data_uri}" x="10" y="0" width="240" height="240"/>'
+        '<text x="130" y="272" font-family="monospace" font-size="12.5" text-anchor="middle" fill="#222">'
+        f"{key}</text></svg>"
+    )
+
+
+async def enrolment_qr(request: Request) -> Response:
+    """GET /auth/mfa/qr.svg: a fresh secret as a QR code (and typed key) for the user behind the cookie."""
+    try:
+        svg = await run_in_threadpool(_with_db, _qr_with_key, request.cookies.get(SESSION_COOKIE))
+    except DomainError as exc:
+        return PlainTextResponse(str(exc), status_code=403)
+    return Response(svg, media_type="image/svg+xml", headers=NO_STORE)
+
+
+async def confirm_enrolment(request: Request) -> Response:
+    """POST /auth/mfa/enrol: the first code switches the factor on; the answer carries the recovery codes."""
+    if not same_origin(request):
+        return PlainTextResponse("cross-site request refused", status_code=403)
+    code = await _form_code(request)
+    try:
+        codes, opened = await run_in_threadpool(_with_db, mfa_login.confirm_enrolment,
+                                                request.cookies.get(SESSION_COOKIE), code)
+    except AuthenticationFailed as exc:
+        return JSONResponse({"error": str(exc), "next": "/login"}, status_code=401, headers=NO_STORE)
+    except DomainError as exc:
+        return JSONResponse({"error": str(exc)}, status_code=400, headers=NO_STORE)
+    response = start_session(request, opened) if opened else Response()
+    body = JSONResponse({"codes": codes, "next": opened.next_url if opened else "/account"}, headers=NO_STORE)
+    for key, value in response.headers.items():
+        if key.lower() == "set-cookie":
+            body.headers.append(key, value)
+    return body
+
+
+async def step_up(request: Request) -> Response:
+    """POST /auth/step-up: a fresh code opens the few-minute window for sensitive actions."""
+    if not same_origin(request):
+        return PlainTextResponse("cross-site request refused", status_code=403)
+    code = await _form_code(request)
+    try:
+        await run_in_threadpool(_with_db, mfa_login.step_up, request.cookies.get(SESSION_COOKIE), code)
+    except AuthenticationFailed as exc:
+        return JSONResponse({"ok": False, "error": str(exc), "next": "/login"}, status_code=401)
+    except DomainError as exc:
+        return JSONResponse({"ok": False, "error": str(exc)}, status_code=400)
+    return JSONResponse({"ok": True})
+
+
+def _new_codes(db: Session, token: str | None) -> list[str]:
+    info = resolve_session(db, token)
+    if info is None:
+        raise AuthenticationFailed("sign in first")
+    codes = second_factor.new_recovery_codes(db, info.actor)
+    db.commit()
+    return codes
+
+
+async def replace_recovery_codes(request: Request) -> Response:
+    """POST /auth/mfa/recovery-codes: ten new recovery codes (step-up), shown once."""
+    if not same_origin(request):
+        return PlainTextResponse("cross-site request refused", status_code=403)
+    try:
+        codes = await run_in_threadpool(_with_db, _new_codes, request.cookies.get(SESSION_COOKIE))
+    except DomainError as exc:
+        return JSONResponse({"error": str(exc), "step_up": isinstance(exc, StepUpRequired)}, status_code=403,
+                            headers=NO_STORE)
+    return JSONResponse({"codes": codes}, headers=NO_STORE)

@@ -1,0 +1,200 @@
+"""Sign-up, invitations, password reset and password change over plain form posts.
+
+A link's token goes from the mail to a GET route that puts it in a short-lived HttpOnly cookie and
+redirects to the page, so it leaves the address bar after the first hop and never enters websocket
+state; the page's POST reads it back from the cookie."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TypeVar
+from urllib.parse import urlencode
+
+from sqlalchemy.orm import Session
+from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
+
+from pkcrm_app.accounts import invitations, profile, recovery, service, signup
+from pkcrm_app.accounts.models import Membership, User
+from pkcrm_app.core.db import get_database
+from pkcrm_app.core.errors import DomainError
+from pkcrm_app.core.mail import MailError
+from pkcrm_app.routes.auth import SESSION_COOKIE, client_ip, follow, same_origin, start_session
+from pkcrm_app.settings import get_settings
+
+log = logging.getLogger("pkcrm.onboarding")
+INVITE_COOKIE = "pkcrm_invite"
+RESET_COOKIE = "pkcrm_reset"
+LINK_COOKIE_SECONDS = 30 * 60
+MAIL_FAILED = "We could not send the email just now. Try again in a few minutes."
+T = TypeVar("T")
+
+
+def _run(work: Callable[[Session], T]) -> T:
+    with get_database().session() as db:
+        return work(db)
+
+
+def _with_message(path: str, **query: str) -> str:
+    return f"{path}?{urlencode(query)}"
+
+
+def _refused() -> Response:
+    return PlainTextResponse("cross-site request refused", status_code=403)
+
+
+def _form_text(form: object, name: str) -> str:
+    value = form.get(name) if hasattr(form, "get") else None
+    return value if isinstance(value, str) else ""
+
+
+def _open(db: Session, request: Request, user: User, membership: Membership, method: str,
+          form: object) -> service.OpenedSession:
+    return service.open_session(
+        db, user=user, membership=membership, ip=client_ip(request), user_agent=request.headers.get("user-agent", ""),
+        hours=get_settings().session_hours, screen=_form_text(form, "screen"),
+        language=(_form_text(form, "language") or request.headers.get("accept-language", ""))[:35], method=method)
+
+
+def _link_cookie(path: str, cookie: str, token: str) -> Response:
+    """The first hop of an emailed link: keep the token in an HttpOnly cookie and show the page without it."""
+    response = RedirectResponse(path, status_code=303)
+    response.set_cookie(cookie, token, max_age=LINK_COOKIE_SECONDS, httponly=True, samesite="lax",
+                        secure=get_settings().cookie_secure, path="/")
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+# Sign-up ---------------------------------------------------------------------------------------------------------
+
+async def signup_route(request: Request) -> Response:
+    """Ask for a sign-up: the same "check your email" answer for new and already registered emails."""
+    if not same_origin(request):
+        return _refused()
+    form = await request.form()
+    try:
+        await run_in_threadpool(_run, lambda db: signup.request_sign_up(
+            db, email=_form_text(form, "email"), name=_form_text(form, "name"), org_name=_form_text(form, "org_name"),
+            password=_form_text(form, "password")))
+    except MailError:
+        return follow(request, _with_message("/signup", error=MAIL_FAILED))
+    except DomainError as exc:
+        return follow(request, _with_message("/signup", error=str(exc)))
+    return follow(request, "/signup?sent=1")
+
+
+async def confirm_signup_route(request: Request) -> Response:
+    """The emailed confirmation link: create the organisation and sign its owner in."""
+    token = request.path_params["token"]
+
+    def confirm(db: Session) -> service.OpenedSession:
+        done = signup.confirm_sign_up(db, token, ip=client_ip(request), device=request.headers.get("user-agent", ""))
+        return _open(db, request, done.user, done.membership, "sign-up", None)
+
+    try:
+        opened = await run_in_threadpool(_run, confirm)
+    except DomainError as exc:
+        return RedirectResponse(_with_message("/signup", error=str(exc)), status_code=303)
+    response = start_session(request, opened)
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+# Invitations -----------------------------------------------------------------------------------------------------
+
+async def invite_link_route(request: Request) -> Response:
+    return _link_cookie("/invite", INVITE_COOKIE, request.path_params["token"])
+
+
+async def accept_invite_route(request: Request) -> Response:
+    """Accept the invitation in the cookie: join (new or existing account) and open a session."""
+    if not same_origin(request):
+        return _refused()
+    form = await request.form()
+    token = request.cookies.get(INVITE_COOKIE)
+
+    def accept(db: Session) -> service.OpenedSession:
+        joined = invitations.accept(db, token, name=_form_text(form, "name"), password=_form_text(form, "password"),
+                                    ip=client_ip(request), device=request.headers.get("user-agent", ""))
+        return _open(db, request, joined.user, joined.membership, "invitation", form)
+
+    try:
+        opened = await run_in_threadpool(_run, accept)
+    except DomainError as exc:
+        return follow(request, _with_message("/invite", error=str(exc)))
+    response = start_session(request, opened)
+    response.delete_cookie(INVITE_COOKIE, path="/")
+    return response
+
+
+# Password reset and change ---------------------------------------------------------------------------------------
+
+async def forgot_route(request: Request) -> Response:
+    """Ask for a reset link: always the same answer; the mail (if any) goes out after the answer."""
+    if not same_origin(request):
+        return _refused()
+    form = await request.form()
+    email = _form_text(form, "email")
+    mail = await run_in_threadpool(_run, lambda db: recovery.request_password_reset(db, email))
+    response = follow(request, "/forgot?sent=1")
+    response.background = BackgroundTask(recovery.deliver_quietly, mail)
+    return response
+
+
+async def reset_link_route(request: Request) -> Response:
+    return _link_cookie("/reset", RESET_COOKIE, request.path_params["token"])
+
+
+async def reset_route(request: Request) -> Response:
+    """Set a new password with the link in the cookie; every old session ends and a new one opens here."""
+    if not same_origin(request):
+        return _refused()
+    form = await request.form()
+    password = _form_text(form, "password")
+    if password != _form_text(form, "password_again"):
+        return follow(request, _with_message("/reset", error="The two passwords differ."))
+    token = request.cookies.get(RESET_COOKIE)
+
+    def reset(db: Session) -> service.OpenedSession | None:
+        done = recovery.reset_password(db, token, password, ip=client_ip(request),
+                                       device=request.headers.get("user-agent", ""))
+        return None if done.membership is None else _open(db, request, done.user, done.membership, "reset", form)
+
+    try:
+        opened = await run_in_threadpool(_run, reset)
+    except DomainError as exc:
+        return follow(request, _with_message("/reset", error=str(exc)))
+    response = follow(request, "/login") if opened is None else start_session(request, opened)
+    response.delete_cookie(RESET_COOKIE, path="/")
+    return response
+
+
+async def change_password_route(request: Request) -> Response:
+    """A signed-in user changes their password; their other sessions end, this one stays."""
+    if not same_origin(request):
+        return _refused()
+    form = await request.form()
+    token = request.cookies.get(SESSION_COOKIE)
+    new = _form_text(form, "new_password")
+    if new != _form_text(form, "new_password_again"):
+        return follow(request, _with_message("/profile", error="The two new passwords differ."))
+
+    def change(db: Session) -> int | None:
+        info = service.resolve_session(db, token)
+        if info is None:
+            return None
+        return profile.change_password(db, info.actor, current=_form_text(form, "current_password"), new=new,
+                                       current_token=token, ip=client_ip(request),
+                                       device=request.headers.get("user-agent", ""))
+
+    try:
+        ended = await run_in_threadpool(_run, change)
+    except DomainError as exc:
+        return follow(request, _with_message("/profile", error=str(exc)))
+    if ended is None:
+        return follow(request, "/login")
+    return follow(request, _with_message("/profile", done="password", ended=str(ended)))
