@@ -109,21 +109,6 @@ def check_code(db: Session, session: AuthSession, code: str) -> None:
     raise InvalidInput("That code is not right. Check your authenticator app and try again.")
 
 
-def set_policy(db: Session, actor: Actor, policy: str) -> None:
-    """Choose who must use a second factor; members it now covers are led through enrolment at next login."""
-    actor.require(Permission.SETTINGS_MANAGE)
-    if policy not in set(MfaPolicy):
-        raise InvalidInput("choose off, admins or everyone")
-    org = db.get(Organisation, actor.org_id)
-    if org is None:
-        raise NotFound("no such organisation")
-    if org.mfa_policy != policy:
-        record(db, action="settings.changed", org_id=actor.org_id, actor_user_id=actor.user_id,
-               target_type="organisation", target_id=actor.org_id,
-               details={"setting": "mfa_policy", "from": org.mfa_policy, "to": policy})
-        org.mfa_policy = policy
-
-
 def turn_off_own_factor(db: Session, actor: Actor) -> None:
     """Remove one's own second factor (step-up), unless the organisation requires it of one's role."""
     actor.require_step_up(Permission.BOARD_VIEW)
@@ -154,3 +139,19 @@ def reset_member_factor(db: Session, actor: Actor, user_id: int) -> None:
     if not mfa.reset_factor(db, user_id, actor_user_id=actor.user_id):
         raise InvalidInput("this member has no two-factor authentication to reset")
     end_member_sessions(db, actor, user_id)
+
+
+@dataclass(frozen=True)
+class OwnFactorStatus:
+    enabled: bool
+    recovery_codes_left: int
+    required: bool  # the organisation's policy covers this user's role
+
+
+def own_status(db: Session, actor: Actor) -> OwnFactorStatus:
+    """Where the actor's own second factor stands, for their account page."""
+    policy = db.scalar(select(Organisation.mfa_policy).where(Organisation.id == actor.org_id)) or ""
+    user_id = actor.user_id or 0
+    return OwnFactorStatus(enabled=mfa.has_confirmed_factor(db, user_id),
+                           recovery_codes_left=mfa.recovery_codes_left(db, user_id),
+                           required=policy_requires(policy, actor.role))

@@ -16,7 +16,8 @@ class PermissionDenied(DomainError):
 class StepUpRequired(PermissionDenied):
     """A sensitive action needs a second factor entered in the last few minutes (step-up)."""
 
-    def __init__(self, message: str = "Confirm it's you: enter a code from your authenticator app.") -> None:
+    def __init__(self, message: str = "This action needs a fresh code from your authenticator app "
+                 "(or one of your recovery codes).") -> None:
         super().__init__(message)
 
 

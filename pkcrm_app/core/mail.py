@@ -12,13 +12,14 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
 from pkcrm_app.core.db import utcnow
+from pkcrm_app.core.errors import DomainError
 from pkcrm_app.settings import Settings, get_settings
 
 log = logging.getLogger("pkcrm.mail")
 SMTP_TIMEOUT_SECONDS = 15
 
 
-class MailError(RuntimeError):
+class MailError(DomainError):
     """A mail could not be handed to the SMTP server (or written to the outbox)."""
 
 

@@ -38,6 +38,8 @@ async def bump(org_id: int, topics: set[str]) -> None:
             live.messages_rev += 1
         if "sessions" in topics:
             live.sessions_rev += 1
+        if "alerts" in topics or "reviews" in topics:
+            live.alerts_rev += 1
 
 
 async def _drain(org_id: int) -> None:

@@ -14,3 +14,4 @@ class OrgLive(rx.SharedState):
     leads_rev: int = 0
     messages_rev: int = 0
     sessions_rev: int = 0
+    alerts_rev: int = 0  # security alerts raised or acknowledged, access reviews started/decided/completed

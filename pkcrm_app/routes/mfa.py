@@ -52,18 +52,19 @@ async def verify_login_code(request: Request) -> Response:
 
 def _qr_with_key(db: Session, token: str | None) -> str:
     enrolment = mfa_login.begin_enrolment(db, token)
-    key = " ".join(enrolment.secret[i:i + 4] for i in range(0, len(enrolment.secret), 4))
-    return _compose_svg(enrolment.qr_svg_data_uri, key)
+    groups = [enrolment.secret[i:i + 4] for i in range(0, len(enrolment.secret), 4)]
+    return _compose_svg(enrolment.qr_svg_data_uri, " ".join(groups[:4]), " ".join(groups[4:]))
 
 
-def _compose_svg(qr_data_uri: str, key: str) -> str:
+def _compose_svg(qr_data_uri: str, *key_lines: str) -> str:
     """The QR code with the key printed under it, for people who type it in by hand."""
+    text = "".join(
+        f'<text x="130" y="{262 + 20 * n}" font-family="monospace" font-size="15" text-anchor="middle" fill="#222">'
+        f"{line}</text>" for n, line in enumerate(key_lines))
     return (
         '<svg xmlns="http://www.w3.org/2000/svg" width="260" height="300" viewBox="0 0 260 300">'
         '<rect width="260" height="300" fill="white"/>'
-        f'<image href="{qr_data_uri}" x="10" y="0" width="240" height="240"/>'
-        '<text x="130" y="272" font-family="monospace" font-size="12.5" text-anchor="middle" fill="#222">'
-        f"{key}</text></svg>"
+        f'<image href="{qr_data_uri}" x="10" y="0" width="240" height="240"/>{text}</svg>'
     )
 
 

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import select, update
 
-from pkcrm_app.accounts import members, mfa, mfa_login, second_factor, service
+from pkcrm_app.accounts import members, mfa, mfa_login, organisation_settings, second_factor, service
 from pkcrm_app.accounts.models import AuthSession, Organisation, session_id_for
 from pkcrm_app.accounts.permissions import Actor, Role
 from pkcrm_app.audit.browse import AuditFilter, export_csv
 from pkcrm_app.audit.models import AuditEvent
 from pkcrm_app.core.db import Database, utcnow
-from pkcrm_app.core.errors import AuthenticationFailed, InvalidInput, StepUpRequired
+from pkcrm_app.core.errors import AuthenticationFailed, InvalidInput, PermissionDenied, StepUpRequired
 from tests.support.data import PASSWORD, OrgFixture, make_org
 
 PAST = 59_000_000 * mfa.TIME_STEP  # enrolment confirmed long ago, so today's codes are never replays
@@ -22,7 +23,8 @@ PAST = 59_000_000 * mfa.TIME_STEP  # enrolment confirmed long ago, so today's co
 
 @pytest.fixture
 def acme(database: Database) -> OrgFixture:
-    return make_org(database, "acme", "1001", {"olga": Role.OWNER, "adam": Role.ADMIN, "ann": Role.AGENT})
+    people = {"olga": Role.OWNER, "adam": Role.ADMIN, "mark": Role.MANAGER, "ann": Role.AGENT}
+    return make_org(database, "acme", "1001", people)
 
 
 def enrol(database: Database, user_id: int) -> tuple[str, list[str]]:
@@ -44,8 +46,10 @@ def resolve(database: Database, token: str) -> service.SessionInfo | None:
 
 
 def set_policy(database: Database, org: OrgFixture, policy: str) -> None:
+    owner = org.actor("olga", Role.OWNER)
     with database.session() as db:
-        second_factor.set_policy(db, org.actor("olga", Role.OWNER), policy)
+        current = organisation_settings.read_settings(db, owner)
+        organisation_settings.update_settings(db, owner, replace(current, mfa_policy=policy))
         db.commit()
 
 
@@ -122,11 +126,21 @@ def test_policy_for_admins_leads_them_through_enrolment(database: Database, acme
 
 
 def test_only_settings_managers_choose_the_policy(database: Database, acme: OrgFixture) -> None:
+    owner = acme.actor("olga", Role.OWNER)
     with database.session() as db:
-        with pytest.raises(Exception, match="may not"):
-            second_factor.set_policy(db, acme.actor("ann"), "everyone")
-        with pytest.raises(InvalidInput):
-            second_factor.set_policy(db, acme.actor("olga", Role.OWNER), "sometimes")
+        current = organisation_settings.read_settings(db, owner)
+        with pytest.raises(PermissionDenied):
+            organisation_settings.update_settings(db, acme.actor("ann"), replace(current, mfa_policy="everyone"))
+        with pytest.raises(PermissionDenied):
+            organisation_settings.read_settings(db, acme.actor("mark", Role.MANAGER))
+        for bad in ({"mfa_policy": "sometimes"}, {"time_zone": "Mars/Olympus"}, {"name": " "},
+                    {"access_review_interval_days": 7}):
+            with pytest.raises(InvalidInput):
+                organisation_settings.update_settings(db, owner, replace(current, **bad))  # type: ignore[arg-type]
+        assert organisation_settings.update_settings(
+            db, owner, replace(current, time_zone="Asia/Karachi", agents_see_all=True)) == 2
+        db.commit()
+        assert organisation_settings.read_settings(db, owner).time_zone == "Asia/Karachi"
 
 
 def test_sensitive_actions_ask_for_a_fresh_second_factor(database: Database, acme: OrgFixture) -> None:
@@ -198,9 +212,8 @@ def test_turning_off_ones_own_factor_respects_the_policy(database: Database, acm
     enrol(database, acme.users["adam"][0])
     adam = Actor(user_id=acme.users["adam"][0], org_id=acme.org_id, role=Role.ADMIN, stepped_up=True)
     set_policy(database, acme, "admins")
-    with database.session() as db:
-        with pytest.raises(InvalidInput, match="requires"):
-            second_factor.turn_off_own_factor(db, adam)
+    with database.session() as db, pytest.raises(InvalidInput, match="requires"):
+        second_factor.turn_off_own_factor(db, adam)
     set_policy(database, acme, "off")
     with database.session() as db:
         with pytest.raises(StepUpRequired):

@@ -39,6 +39,8 @@ class AppServer:
         args = [str(BIN / "reflex"), "run", "--env", "prod", "--loglevel", "info"]
         if self.backend_only:
             args += ["--backend-only", "--backend-port", str(self.port)]
+        elif self.port != 3000:  # prod serves frontend and backend on one port: name it for both
+            args += ["--frontend-port", str(self.port), "--backend-port", str(self.port)]
         env = {**os.environ, "PATH": f"{BIN}:{os.environ.get('PATH', '')}", "REFLEX_TELEMETRY_ENABLED": "false",
                **self.env}
         log = self.log_path.open("wb")

@@ -73,7 +73,7 @@ class MockProvider:
     @staticmethod
     def broken_signature(id_token: str) -> str:
         """Changes the claims (another email) but keeps the provider's signature, so it no longer matches."""
-        header, payload, signature = id_token.split(".")
+        header, _payload, signature = id_token.split(".")
         claims = unverified_claims(id_token) | {"email": "mallory@acme.test"}
         forged = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
         return f"{header}.{forged}.{signature}"

@@ -3,7 +3,9 @@
 import reflex as rx
 
 from pkcrm_app.ui.components.forms import post_and_follow
-from pkcrm_app.ui.states.session import SessionMixin
+from pkcrm_app.ui.components.security import security_signals
+from pkcrm_app.ui.components.step_up import step_up_dialog
+from pkcrm_app.ui.states.session import ActionPageMixin, SessionMixin
 
 
 def logout_button() -> rx.Component:
@@ -22,11 +24,15 @@ def top_bar(session: type[SessionMixin]) -> rx.Component:
             rx.link("Board", href="/board", size="2", margin_left="12px"),
             rx.cond(session.can_manage_members, rx.link("Members", href="/members", size="2", id="nav-members")),
             rx.cond(session.can_audit, rx.link("Audit log", href="/audit", size="2", id="nav-audit")),
+            rx.cond(session.can_manage_members, rx.link("Single sign-on", href="/settings/sso", size="2",
+                                                        id="nav-sso")),
             align="center", spacing="3",
         ),
         rx.spacer(),
         rx.hstack(
+            security_signals(session),
             rx.link(session.user_name, href="/account", size="2", id="user-name", title="Your sessions"),
+            rx.link("Profile", href="/profile", size="2", id="nav-profile"),
             rx.badge(session.role, variant="surface", color_scheme="green"),
             logout_button(),
             align="center", spacing="3",
@@ -55,8 +61,10 @@ def session_ended_notice() -> rx.Component:
 
 
 def page_frame(session: type[SessionMixin], *children: rx.Component) -> rx.Component:
+    dialogs = [step_up_dialog(session)] if issubclass(session, ActionPageMixin) else []
     return rx.box(
         rx.cond(session.session_ended, session_ended_notice()),
+        *dialogs,
         top_bar(session),
         rx.box(*children, flex="1", overflow="hidden", display="flex"),
         display="flex", flex_direction="column", height="100vh", background="var(--gray-2)",

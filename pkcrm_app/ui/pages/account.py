@@ -1,4 +1,4 @@
-"""The account page: the devices this user is signed in on."""
+"""The account page: two-factor authentication and the devices this user is signed in on."""
 
 import reflex as rx
 
@@ -22,14 +22,60 @@ def _device(line: DeviceLine) -> rx.Component:
     )
 
 
+def _two_factor_card() -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            rx.hstack(
+                rx.icon("shield-check", size=20, color=rx.cond(AccountState.mfa_enabled, "var(--green-9)",
+                                                                "var(--orange-9)")),
+                rx.heading("Two-factor authentication", size="3"),
+                rx.cond(AccountState.mfa_enabled, rx.badge("on", color_scheme="green", id="mfa-status"),
+                        rx.badge("off", color_scheme="orange", id="mfa-status")),
+                rx.cond(AccountState.mfa_required, rx.badge("required by your organisation", variant="surface")),
+                align="center", spacing="2",
+            ),
+            rx.cond(
+                AccountState.mfa_enabled,
+                rx.vstack(
+                    rx.text("Signing in asks for a code from your authenticator app. ",
+                            AccountState.recovery_codes_left, " recovery codes left.", size="2", color_scheme="gray"),
+                    rx.el.pre("", id="new-recovery-codes", style={
+                        "display": "none", "background": "var(--gray-3)", "padding": "12px 16px",
+                        "borderRadius": "8px", "columns": "2", "lineHeight": "1.8", "margin": "0"}),
+                    rx.hstack(
+                        rx.button("New recovery codes", size="2", variant="soft", id="new-recovery-codes-button",
+                                  on_click=AccountState.new_recovery_codes),
+                        rx.cond(~AccountState.mfa_required,
+                                rx.button("Turn off", size="2", variant="soft", color_scheme="red", id="mfa-off",
+                                          on_click=AccountState.turn_off_mfa)),
+                        spacing="3",
+                    ),
+                    spacing="3", width="100%",
+                ),
+                rx.hstack(
+                    rx.text("Protect your account with a code from your phone in addition to your password.",
+                            size="2", color_scheme="gray"),
+                    rx.button(rx.el.a("Set up", href="/mfa/setup", id="mfa-setup-link",
+                                      custom_attrs={"reloadDocument": True}), as_child=True, size="2"),
+                    align="center", spacing="4",
+                ),
+            ),
+            spacing="3", width="100%",
+        ),
+        width="100%",
+    )
+
+
 def account_page() -> rx.Component:
     return page_frame(
         AccountState,
         rx.vstack(
-            rx.heading("Your sessions", size="5"),
+            rx.heading("Security", size="5"),
+            rx.cond(AccountState.notice != "", rx.callout(AccountState.notice, size="1", id="account-notice")),
+            _two_factor_card(),
+            rx.heading("Your sessions", size="4", margin_top="8px"),
             rx.text("Everywhere you are signed in. Sign out any device you do not recognise.", size="2",
                     color_scheme="gray"),
-            rx.cond(AccountState.notice != "", rx.callout(AccountState.notice, size="1", id="account-notice")),
             rx.card(
                 rx.table.root(
                     rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in (

@@ -29,8 +29,8 @@ def _filters() -> rx.Component:
             rx.spacer(),
             # A plain anchor: the browser itself fetches the file (a router link would stay in the app).
             # Reflex renders anchors as router links; reloadDocument makes the browser fetch the file itself.
-            rx.button(rx.el.a(rx.icon("download", size=14), "Export CSV", href=AuditState.export_url, download=True,
-                              id="audit-export", custom_attrs={"reloadDocument": True}), as_child=True, variant="soft"),
+            rx.button(rx.icon("download", size=14), "Export CSV", id="audit-export", variant="soft",
+                      on_click=AuditState.export),
             spacing="2", width="100%", align="center",
         ),
         on_submit=AuditState.apply, width="100%",

@@ -13,7 +13,27 @@ class LoginPageState(rx.State):
         """on_load: the form post redirects back with ?error=1 (or =locked) after a failed attempt."""
         code = self.router.url.query_parameters.get("error", "")
         self.error = {"1": "Email or password is incorrect.",
-                      "locked": "Too many failed sign-ins. Try again in 15 minutes."}.get(code, "")
+                      "locked": "Too many failed sign-ins. Try again in 15 minutes.",
+                      "mfa": "Your sign-in expired or had too many wrong codes. Sign in again.",
+                      "sso": "Single sign-on could not sign you in. Ask your administrator to check your account "
+                             "and the organisation's single sign-on settings."}.get(code, "")
+
+
+def sso_section() -> rx.Component:
+    """Single sign-on: the browser goes to /auth/sso/start, which sends it on to the organisation's provider."""
+    go = ("const v = document.getElementById('sso-org').value.trim();"
+          " if (v) window.location.assign('/auth/sso/start?org=' + encodeURIComponent(v));")
+    return rx.el.form(
+        rx.vstack(
+            rx.separator(size="4"),
+            rx.text("Organisation", size="2", weight="medium"),
+            rx.input(id="sso-org", name="org", placeholder="your-team", required=True, width="100%", size="3"),
+            rx.button("Sign in with single sign-on", type="submit", size="3", width="100%", variant="outline",
+                      id="sso-sign-in"),
+            spacing="3", width="100%", margin_top="16px",
+        ),
+        id="sso-form", on_submit=rx.call_script(go),
+    )
 
 
 def login_page() -> rx.Component:
@@ -39,11 +59,15 @@ def login_page() -> rx.Component:
                     rx.input(name="password", type="password", required=True, width="100%", size="3",
                              auto_complete="current-password"),
                     rx.button("Sign in", type="submit", size="3", width="100%", id="sign-in"),
+                    rx.hstack(rx.link("Forgot password?", href="/forgot", size="2", id="forgot-link"), rx.spacer(),
+                              rx.link("Create an organisation", href="/signup", size="2", id="signup-link"),
+                              width="100%"),
                     spacing="3", width="100%",
                 ),
                 id="login-form", action="/auth/login", method="post",
                 on_submit=post_and_follow("/auth/login", "login-form"),
             ),
+            sso_section(),
             width="380px", size="4",
         ),
         height="100vh", background="linear-gradient(160deg, var(--green-3), var(--gray-2))",

@@ -3,7 +3,9 @@
 import reflex as rx
 
 from pkcrm_app.ui.components.layout import page_frame
-from pkcrm_app.ui.states.members import MemberLine, MembersState
+from pkcrm_app.ui.states.members import InviteLine, MemberLine, MembersState
+
+ROLES = ("agent", "manager", "admin")
 
 
 def _member(line: MemberLine) -> rx.Component:
@@ -29,12 +31,76 @@ def _member(line: MemberLine) -> rx.Component:
     )
 
 
+def _invite_form() -> rx.Component:
+    return rx.card(
+        rx.el.form(
+            rx.hstack(
+                rx.vstack(rx.text("Email", size="2", weight="medium"),
+                          rx.input(name="email", type="email", placeholder="colleague@company.com", required=True,
+                                   size="2", width="100%", id="invite-email"),
+                          spacing="1", flex="1", min_width="220px"),
+                rx.vstack(rx.text("Role", size="2", weight="medium"),
+                          rx.select.root(
+                              rx.select.trigger(id="invite-role", min_width="130px"),
+                              rx.select.content(
+                                  *[rx.select.item(role.title(), value=role) for role in ROLES],
+                                  rx.cond(MembersState.can_invite_owner, rx.select.item("Owner", value="owner")),
+                              ),
+                              value=MembersState.invite_role, on_change=MembersState.set_invite_role, size="2"),
+                          spacing="1"),
+                rx.button(rx.icon("send", size=14), "Invite member", type="submit", size="2", id="invite-submit"),
+                align="end", spacing="3", width="100%", wrap="wrap",
+            ),
+            on_submit=MembersState.invite, reset_on_submit=True, id="invite-form",
+        ),
+        width="100%",
+    )
+
+
+def _invitation(line: InviteLine) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(rx.text(line.email, weight="medium")),
+        rx.table.cell(rx.badge(line.role, variant="surface")),
+        rx.table.cell(line.invited_by),
+        rx.table.cell(line.sent),
+        rx.table.cell(line.expires),
+        rx.table.cell(rx.hstack(
+            rx.button("Resend", size="1", variant="soft", on_click=MembersState.resend(line.invitation_id)),
+            rx.button("Revoke", size="1", variant="soft", color_scheme="red",
+                      on_click=MembersState.revoke(line.invitation_id)),
+            spacing="2",
+        )),
+        class_name="invitation-row",
+    )
+
+
+def _pending() -> rx.Component:
+    return rx.cond(
+        MembersState.pending.length() > 0,  # type: ignore[attr-defined]
+        rx.card(
+            rx.vstack(
+                rx.heading("Pending invitations", size="3"),
+                rx.table.root(
+                    rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in (
+                        "Email", "Role", "Invited by", "Sent", "Expires", "")])),
+                    rx.table.body(rx.foreach(MembersState.pending, _invitation)),
+                    size="1", width="100%",
+                ),
+                spacing="2", width="100%",
+            ),
+            width="100%", id="pending-invitations",
+        ),
+    )
+
+
 def members_page() -> rx.Component:
     return page_frame(
         MembersState,
         rx.vstack(
             rx.heading("Members", size="5"),
             rx.cond(MembersState.notice != "", rx.callout(MembersState.notice, size="1", id="members-notice")),
+            _invite_form(),
+            _pending(),
             rx.card(
                 rx.table.root(
                     rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in (

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from typing import Any
 
 import reflex as rx
 
-from pkcrm_app.accounts import members, sessions
-from pkcrm_app.accounts.permissions import Actor, Permission
+from pkcrm_app.accounts import invitations, members, sessions
+from pkcrm_app.accounts.permissions import Actor, Permission, Role
 from pkcrm_app.core.db import get_database
 from pkcrm_app.ui.states.session import ActionPageMixin
 from pkcrm_app.ui.states.views import short_time
@@ -23,6 +24,38 @@ class MemberLine:
     active: bool = True
     last_login: str = ""
     mfa: bool = False
+
+
+@dataclass
+class InviteLine:
+    invitation_id: int = 0
+    email: str = ""
+    role: str = ""
+    invited_by: str = ""
+    sent: str = ""
+    expires: str = ""
+
+
+def _invitations(actor: Actor, tz: str) -> list[InviteLine]:
+    with get_database().session() as db:
+        found = invitations.list_pending(db, actor)
+    return [InviteLine(invitation_id=i.id, email=i.email, role=i.role.value, invited_by=i.invited_by or "—",
+                       sent=short_time(i.created_at, tz), expires=short_time(i.expires_at, tz)) for i in found]
+
+
+def _invite(actor: Actor, email: str, role: str) -> None:
+    with get_database().session() as db:
+        invitations.invite(db, actor, email, Role(role))
+
+
+def _resend(actor: Actor, invitation_id: int) -> None:
+    with get_database().session() as db:
+        invitations.resend(db, actor, invitation_id)
+
+
+def _revoke(actor: Actor, invitation_id: int) -> None:
+    with get_database().session() as db:
+        invitations.revoke(db, actor, invitation_id)
 
 
 def _members(actor: Actor, tz: str) -> list[MemberLine]:
@@ -44,6 +77,8 @@ def _sign_out(actor: Actor, user_id: int) -> int:
 
 class MembersState(ActionPageMixin, rx.State):
     people: list[MemberLine] = []  # noqa: RUF012 (Reflex state field)
+    pending: list[InviteLine] = []  # noqa: RUF012 (Reflex state field)
+    invite_role: str = "agent"
 
     @rx.event
     async def open_page(self):  # type: ignore[no-untyped-def]
@@ -58,6 +93,33 @@ class MembersState(ActionPageMixin, rx.State):
         actor = self.actor()
         if actor is not None:
             self.people = await asyncio.to_thread(_members, actor, self._tz)
+            self.pending = await asyncio.to_thread(_invitations, actor, self._tz)
+
+    @rx.var
+    def can_invite_owner(self) -> bool:
+        return self.role == Role.OWNER.value
+
+    @rx.event
+    def set_invite_role(self, role: str) -> None:
+        self.invite_role = role
+
+    @rx.event
+    async def invite(self, form: dict[str, Any]):  # type: ignore[no-untyped-def]
+        email, role = str(form.get("email", "")).strip(), self.invite_role
+        if role not in {r.value for r in Role}:
+            self.notice = "Choose a role."
+            return None
+        return await self._act(lambda actor: _invite(actor, email, role),
+                               lambda _: f"Invitation sent to {email} as {role}.")
+
+    @rx.event
+    async def resend(self, invitation_id: int):  # type: ignore[no-untyped-def]
+        return await self._act(lambda actor: _resend(actor, invitation_id),
+                               lambda _: "Invitation sent again with a new link.")
+
+    @rx.event
+    async def revoke(self, invitation_id: int):  # type: ignore[no-untyped-def]
+        return await self._act(lambda actor: _revoke(actor, invitation_id), lambda _: "Invitation revoked.")
 
     @rx.event
     async def set_active(self, user_id: int, active: bool):  # type: ignore[no-untyped-def]

@@ -12,9 +12,11 @@ import reflex as rx
 from pkcrm_app.accounts import service
 from pkcrm_app.accounts.permissions import ROLE_PERMISSIONS, Actor, Permission, Role
 from pkcrm_app.core.db import get_database
-from pkcrm_app.core.errors import DomainError
+from pkcrm_app.core.errors import DomainError, StepUpRequired
 from pkcrm_app.live.state import OrgLive, link_token
 from pkcrm_app.routes.auth import SESSION_COOKIE
+from pkcrm_app.ui.components.forms import STEP_UP_INPUT_ID, post_code_script
+from pkcrm_app.ui.states import badges
 
 T = TypeVar("T")
 
@@ -60,10 +62,24 @@ class SessionMixin(rx.State, mixin=True):
             return False
         return not await asyncio.to_thread(_is_live, self._cookie_token())
 
+    @rx.var
+    async def open_alerts(self) -> int:
+        """Unacknowledged security alerts on the admins' bell, re-read whenever one is raised or acknowledged."""
+        live = await self.get_state(OrgLive)
+        _ = (live.alerts_rev, self._org_id)
+        return await asyncio.to_thread(badges.open_alerts, self.actor())
+
+    @rx.var
+    async def review_overdue(self) -> bool:
+        """The admins' 'access review overdue' badge, re-read whenever a review moves."""
+        live = await self.get_state(OrgLive)
+        _ = (live.alerts_rev, self._org_id)
+        return await asyncio.to_thread(badges.review_overdue, self.actor())
+
     async def _active_actor(self) -> Actor | None:
-        """The actor, after checking the session still stands (and counting this as activity)."""
+        """The actor as the session stands now (role, step-up), counting this as activity; None once it ended."""
         info = await asyncio.to_thread(_resolve, self._cookie_token())
-        return None if info is None else self.actor()
+        return None if info is None else info.actor
 
     def actor(self) -> Actor | None:
         if not self._org_id or not self.role:
@@ -98,21 +114,60 @@ class SessionMixin(rx.State, mixin=True):
 
 
 class ActionPageMixin(SessionMixin, mixin=True):
-    """A page whose buttons change something and report it in one notice line, then re-read the page."""
+    """A page whose buttons change something and report it in one notice line, then re-read the page.
+
+    A sensitive action refused for want of a fresh second factor opens the step-up dialog; once the code
+    is accepted (over an HTTP route, never this websocket) the action runs again by itself.
+    """
 
     notice: str = ""
+    step_up_open: bool = False
+    step_up_message: str = ""
+    step_up_error: str = ""
+    _retry_event: str = ""
+    _retry_args: list[str | int] = []  # noqa: RUF012 (Reflex state field)
 
     async def _reload(self) -> None:
         """What the page re-reads after an action; pages override it."""
 
-    async def _act(self, work: Callable[[Actor], T], done: Callable[[T], str]) -> rx.event.EventSpec | None:
-        """Re-check the session, run `work` off the event loop, say how it went, refresh the page."""
+    async def _act(
+        self, work: Callable[[Actor], T], done: Callable[[T], str], *, retry: tuple[str, list[str | int]] | None = None
+    ) -> rx.event.EventSpec | None:
+        """Re-check the session, run `work` off the event loop, say how it went, refresh the page.
+
+        `retry` names this event and its arguments, so it can run again after a step-up."""
         actor = await self._active_actor()
         if actor is None:
             return rx.redirect("/login")
         try:
             self.notice = done(await asyncio.to_thread(work, actor))
+        except StepUpRequired as exc:
+            self._ask_step_up(str(exc), retry)
         except DomainError as exc:
             self.notice = str(exc)
         await self._reload()
         return None
+
+    def _ask_step_up(self, message: str, retry: tuple[str, list[str | int]] | None) -> None:
+        self.step_up_open, self.step_up_message, self.step_up_error = True, message, ""
+        self._retry_event, self._retry_args = retry if retry else ("", [])
+
+    @rx.event
+    def close_step_up(self) -> None:
+        self.step_up_open, self._retry_event, self._retry_args = False, "", []
+
+    @rx.event
+    def submit_step_up(self) -> rx.event.EventSpec:
+        """The browser posts the typed code to /auth/step-up and hands the answer to `step_up_answered`."""
+        return rx.call_script(post_code_script("/auth/step-up", STEP_UP_INPUT_ID),
+                              callback=type(self).step_up_answered)
+
+    @rx.event
+    def step_up_answered(self, answer: dict[str, object]):  # type: ignore[no-untyped-def]
+        if not isinstance(answer, dict) or not answer.get("ok"):
+            error = answer.get("error") if isinstance(answer, dict) else None
+            self.step_up_error = str(error or "That code was not accepted.")
+            return None
+        name, args = self._retry_event, list(self._retry_args)
+        self.close_step_up()
+        return getattr(type(self), name)(*args) if name else None

@@ -1,0 +1,57 @@
+"""The organisation settings page (admins): who must use two-factor, what agents see, review cadence."""
+
+import reflex as rx
+
+from pkcrm_app.ui.components.layout import page_frame
+from pkcrm_app.ui.states.settings import SettingsState, time_zones
+
+POLICIES = (("off", "Optional for everyone"), ("admins", "Required for owners and admins"),
+            ("everyone", "Required for everyone"))
+
+
+def _field(label: str, hint: str, control: rx.Component) -> rx.Component:
+    return rx.hstack(
+        rx.vstack(rx.text(label, size="2", weight="medium"), rx.text(hint, size="1", color_scheme="gray"),
+                  spacing="1", width="280px", flex_shrink="0"),
+        control, spacing="5", align="start", width="100%", padding_y="10px",
+        border_bottom="1px solid var(--gray-4)",
+    )
+
+
+def _select(name: str, value: rx.Var[str] | str, options: list[tuple[str, str]], element_id: str) -> rx.Component:
+    return rx.el.select(*[rx.el.option(text, value=key) for key, text in options], name=name, id=element_id,
+                        default_value=value,
+                        style={"padding": "6px 8px", "borderRadius": "6px", "border": "1px solid var(--gray-7)",
+                               "minWidth": "280px", "background": "var(--color-panel-solid)"})
+
+
+def settings_page() -> rx.Component:
+    return page_frame(
+        SettingsState,
+        rx.vstack(
+            rx.heading("Organisation settings", size="5"),
+            rx.cond(SettingsState.notice != "", rx.callout(SettingsState.notice, size="1", id="settings-notice")),
+            rx.card(
+                rx.el.form(
+                    _field("Name", "Shown to every member.",
+                           rx.input(name="name", default_value=SettingsState.name, width="280px")),
+                    _field("Time zone", "Times on the board, audit log and reports.",
+                           _select("time_zone", SettingsState.time_zone, [(z, z) for z in time_zones()],
+                                   "settings-time-zone")),
+                    _field("Two-factor authentication", "Members it covers set it up at their next sign-in.",
+                           _select("mfa_policy", SettingsState.mfa_policy, list(POLICIES), "settings-mfa-policy")),
+                    _field("Agents see all leads", "Off: agents see their own and unassigned leads only.",
+                           rx.switch(name="agents_see_all", default_checked=SettingsState.agents_see_all)),
+                    _field("Access review every", "Admins are reminded when a review is overdue.",
+                           _select("access_review_interval_days", SettingsState.review_interval,
+                                   [("30", "30 days"), ("90", "90 days (quarterly)"), ("180", "180 days"),
+                                    ("365", "365 days")], "settings-review-interval")),
+                    rx.hstack(rx.button("Save settings", type="submit", id="settings-save"), justify="end",
+                              width="100%", padding_top="12px"),
+                    on_submit=SettingsState.save, width="100%", key=SettingsState.form_version,
+                ),
+                width="100%", max_width="820px",
+            ),
+            padding="20px", width="100%", spacing="4", overflow_y="auto",
+        ),
+    )

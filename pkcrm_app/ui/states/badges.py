@@ -1,0 +1,28 @@
+"""What the top bar tells admins on every page: unacknowledged security alerts, an overdue access review."""
+
+from __future__ import annotations
+
+from pkcrm_app.accounts.permissions import Actor, Permission
+from pkcrm_app.accounts.reviews import review_status
+from pkcrm_app.audit.alerts import unacknowledged_count
+from pkcrm_app.core.db import get_database
+
+
+def sees_alerts(actor: Actor | None) -> bool:
+    return actor is not None and (actor.can(Permission.AUDIT_VIEW) or actor.can(Permission.MEMBERS_MANAGE))
+
+
+def open_alerts(actor: Actor | None) -> int:
+    """The number on the bell; 0 for members who do not see alerts."""
+    if actor is None or not sees_alerts(actor):
+        return 0
+    with get_database().session() as db:
+        return unacknowledged_count(db, actor)
+
+
+def review_overdue(actor: Actor | None) -> bool:
+    """Whether the 'access review overdue' badge shows (admins who run reviews only)."""
+    if actor is None or not actor.can(Permission.MEMBERS_MANAGE):
+        return False
+    with get_database().session() as db:
+        return review_status(db, actor.org_id).overdue
