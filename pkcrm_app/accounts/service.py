@@ -15,6 +15,7 @@ from pkcrm_app.accounts.passwords import hash_password, verify_password
 from pkcrm_app.accounts.permissions import Actor, Role
 from pkcrm_app.accounts.second_factor import OPEN_STATES, MfaState, is_stepped_up, state_after_first_factor
 from pkcrm_app.accounts.throttle import assess, check_password_strength, email_key, remember
+from pkcrm_app.audit.alerts import note_failed_login, note_sign_in
 from pkcrm_app.audit.service import record
 from pkcrm_app.core.db import utcnow
 from pkcrm_app.core.errors import AuthenticationFailed, InvalidInput, LoginThrottled
@@ -93,6 +94,8 @@ def login(
         record(db, action="login.failed", org_id=None, actor_user_id=user.id if user else None,
                details={"reason": "bad credentials or inactive"}, ip_address=ip, device=user_agent)
         remember(db, email, ip, succeeded=False)
+        if user is not None:
+            _alert_on_failure_burst(db, user.id)
         db.commit()
         raise AuthenticationFailed(delay_seconds=assess(db, email, ip).delay_seconds)
     remember(db, email, ip, succeeded=True)
@@ -100,6 +103,13 @@ def login(
                           screen=screen, language=language, method="password")
     db.commit()
     return opened
+
+
+def _alert_on_failure_burst(db: Session, user_id: int) -> None:
+    """Tell the admins of each organisation the user belongs to about a burst of failed sign-ins."""
+    for org_id in db.scalars(select(Membership.org_id).where(Membership.user_id == user_id,
+                                                             Membership.is_active.is_(True))):
+        note_failed_login(db, user_id=user_id, org_id=org_id)
 
 
 def open_session(
@@ -116,6 +126,8 @@ def open_session(
         language=language, mfa_state=state,
     )
     db.add(session)
+    note_sign_in(db, user_id=user.id, org_id=membership.org_id, session_id=session.id, browser=session.browser,
+                 operating_system=session.operating_system, ip=ip)
     if state in (MfaState.CODE, MfaState.ENROL):
         record(db, action="login.first_factor", org_id=membership.org_id, actor_user_id=user.id, ip_address=ip,
                device=user_agent, details={"method": method, "waiting_for": state.value})

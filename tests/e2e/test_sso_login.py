@@ -12,9 +12,11 @@ from urllib.parse import parse_qs, urlsplit
 import oidc_provider_mock
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
+from sqlalchemy import select
 
 from pkcrm_app.accounts.permissions import Role
 from pkcrm_app.accounts.sso import service as sso
+from pkcrm_app.audit.models import AuditEvent
 from pkcrm_app.core.crypto import MasterKeys
 from pkcrm_app.core.db import Database
 from pkcrm_app.core.migrate import upgrade_to_head
@@ -34,6 +36,18 @@ class SsoApp:
     url: str
     provider: MockProvider
     admin_email: str
+    database_url: str
+
+    def refusal_reasons(self) -> list[str]:
+        """Why sign-ins were refused, as the audit log recorded it."""
+        database = Database(self.database_url, MasterKeys.parse(os.environ["PKCRM_MASTER_KEY"]))
+        try:
+            with database.session() as db:
+                events = db.scalars(select(AuditEvent).where(AuditEvent.action == "login.failed")
+                                    .order_by(AuditEvent.id)).all()
+                return [str((event.details or {}).get("reason")) for event in events]
+        finally:
+            database.dispose()
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +76,7 @@ def sso_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SsoApp]:
         server = AppServer(env, tmp / "sso-ui.log", port=port)
         try:
             server.start()
-            yield SsoApp(server.url, provider, acme.users["ada"][1])
+            yield SsoApp(server.url, provider, acme.users["ada"][1], url)
         finally:
             server.stop()
             log: Path = tmp / "sso-ui.log"
@@ -132,6 +146,8 @@ def test_single_sign_on_in_chromium(sso_app: SsoApp) -> None:
         authorize_at_provider(bob, "bob")
         expect_sso_refused(bob)
         browser.close()
+    assert sso_app.refusal_reasons() == ["state does not match the one issued to this browser",
+                                         "ID token audience mismatch", "no member of this organisation has that email"]
 
 
 def test_admin_sees_settings_without_the_secret(sso_app: SsoApp) -> None:

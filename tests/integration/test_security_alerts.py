@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from pkcrm_app.accounts import mfa
+from pkcrm_app.accounts import mfa, service
 from pkcrm_app.accounts.models import AuthSession
 from pkcrm_app.accounts.permissions import Role
 from pkcrm_app.audit import alerts
@@ -17,7 +17,7 @@ from pkcrm_app.audit.alert_models import AlertKind
 from pkcrm_app.audit.browse import AuditFilter, list_events
 from pkcrm_app.audit.service import record
 from pkcrm_app.core.db import Database, utcnow
-from pkcrm_app.core.errors import NotFound, PermissionDenied
+from pkcrm_app.core.errors import AuthenticationFailed, NotFound, PermissionDenied
 from pkcrm_app.core.events import DomainEvent, subscribe, unsubscribe
 from tests.support.data import PASSWORD, OrgFixture, make_org
 
@@ -146,3 +146,31 @@ def test_acknowledging_clears_the_count_and_is_pushed_live(database, acme) -> No
         assert len(pushed) == 2
     finally:
         unsubscribe(pushed.extend)
+
+
+CHROME_LINUX = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36"
+FIREFOX_WINDOWS = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:140.0) Gecko/20100101 Firefox/140.0"
+
+
+def real_login(database: Database, email: str, password: str, user_agent: str) -> None:
+    with database.session() as db:
+        try:
+            service.login(db, email=email, password=password, ip="198.51.100.9", user_agent=user_agent, hours=1)
+        except AuthenticationFailed:
+            pass
+
+
+def alert_kinds(database: Database, org: OrgFixture) -> list[str]:
+    with database.session() as db:
+        return [a.kind.value for a in alerts.list_alerts(db, org.actor("adam", Role.ADMIN))[0]]
+
+
+def test_the_login_itself_raises_new_device_and_failure_burst_alerts(database: Database, acme: OrgFixture) -> None:
+    real_login(database, "ann@acme.test", PASSWORD, CHROME_LINUX)
+    real_login(database, "ann@acme.test", PASSWORD, CHROME_LINUX)
+    assert alert_kinds(database, acme) == []  # first sign-in and the same device again: quiet
+    real_login(database, "ann@acme.test", PASSWORD, FIREFOX_WINDOWS)
+    assert alert_kinds(database, acme) == ["new_device"]
+    for _ in range(5):
+        real_login(database, "ann@acme.test", "wrong password 123", CHROME_LINUX)
+    assert alert_kinds(database, acme) == ["failed_logins", "new_device"]

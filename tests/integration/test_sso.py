@@ -89,7 +89,7 @@ def assert_refused(response, database, reason: str) -> None:  # type: ignore[no-
     assert failures(database)[-1] == reason
 
 
-def test_verified_email_of_a_member_signs_in_to_that_organisation(api, database, orgs) -> None:
+def test_verified_email_of_a_member_signs_in_to_that_organisation(api, database, orgs, provider) -> None:
     acme, _ = orgs
     authorize = start(api)
     query = parse_qs(urlsplit(authorize).query)
@@ -101,6 +101,8 @@ def test_verified_email_of_a_member_signs_in_to_that_organisation(api, database,
         assert query["code_challenge"] == [create_s256_code_challenge(attempt.code_verifier)]
     response = callback(api, approve_at_provider(authorize, "alice"))
     assert response.status_code == 303 and response.headers["location"] == "/board"
+    exchange = provider.token_requests[-1]  # the code went back with the PKCE verifier behind the challenge
+    assert query["code_challenge"] == [create_s256_code_challenge(exchange["code_verifier"])]
     assert "httponly" in response.headers["set-cookie"].lower()
     with database.session() as db:
         info = accounts.resolve_session(db, response.cookies[SESSION_COOKIE])

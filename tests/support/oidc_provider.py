@@ -7,6 +7,7 @@ genuine token the same provider issued to another client (wrong audience) or one
 from __future__ import annotations
 
 import base64
+import io
 import json
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -34,22 +35,23 @@ class MockProvider:
         self.inner = oidc_provider_mock.app(require_nonce=True, user_claims=list(users))
         self.rewrite_id_token: Rewrite | None = None
         self.issuer = ""
+        self.token_requests: list[dict[str, str]] = []  # form fields of each token request (PKCE verifier...)
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         request = Request(environ)
-        if self.rewrite_id_token is None or request.method != "POST" or request.path != "/oauth2/token":
+        if request.method != "POST" or request.path != "/oauth2/token":
+            return self.inner(environ, start_response)
+        body = request.get_data()
+        self.token_requests.append({key: values[0] for key, values in parse_qs(body.decode()).items()})
+        environ["wsgi.input"] = io.BytesIO(body)
+        if self.rewrite_id_token is None:
             return self.inner(environ, start_response)
         response = Response.from_app(self.inner, environ)
-        body = json.loads(response.get_data())
-        if "id_token" in body:
-            body["id_token"] = self.rewrite_id_token(body["id_token"])
-        return Response(json.dumps(body), status=response.status_code, content_type="application/json")(
+        answer = json.loads(response.get_data())
+        if "id_token" in answer:
+            answer["id_token"] = self.rewrite_id_token(answer["id_token"])
+        return Response(json.dumps(answer), status=response.status_code, content_type="application/json")(
             environ, start_response)
-
-    def set_user(self, sub: str, **claims: Any) -> None:
-        """Create or replace a user at the provider (the mock's PUT /users/<sub>)."""
-        answer = Client(self.inner).put(f"/users/{sub}", json=claims, base_url=self.issuer)
-        assert answer.status_code == 204, answer.get_data(as_text=True)
 
     def id_token_for(self, client_id: str, sub: str, nonce: str) -> str:
         """A genuine ID token this provider signs for another client (authorize + token, as that client would)."""
