@@ -3,6 +3,7 @@ admins (in the app and in the audit log); only admins of that organisation see a
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 from datetime import timedelta
 
@@ -153,11 +154,8 @@ FIREFOX_WINDOWS = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:140.0) Gecko/201
 
 
 def real_login(database: Database, email: str, password: str, user_agent: str) -> None:
-    with database.session() as db:
-        try:
-            service.login(db, email=email, password=password, ip="198.51.100.9", user_agent=user_agent, hours=1)
-        except AuthenticationFailed:
-            pass
+    with database.session() as db, contextlib.suppress(AuthenticationFailed):
+        service.login(db, email=email, password=password, ip="198.51.100.9", user_agent=user_agent, hours=1)
 
 
 def alert_kinds(database: Database, org: OrgFixture) -> list[str]:
