@@ -33,6 +33,7 @@ class SessionInfo:
     user_name: str
     email: str
     org_name: str
+    time_zone: str = "UTC"  # the user's own, else the organisation's: every time on screen is shown in it
 
 
 @dataclass(frozen=True)
@@ -196,7 +197,7 @@ def resolve_session(db: Session, token: str | None, *, idle: timedelta = IDLE_TI
         db.commit()
     return SessionInfo(
         actor=Actor(user_id=user.id, org_id=org.id, role=membership.role, stepped_up=is_stepped_up(session)),
-        user_name=user.name, email=user.email, org_name=org.name,
+        user_name=user.name, email=user.email, org_name=org.name, time_zone=user.time_zone or org.time_zone or "UTC",
     )
 
 

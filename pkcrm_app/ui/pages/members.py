@@ -8,15 +8,33 @@ from pkcrm_app.ui.states.members import InviteLine, MemberLine, MembersState
 ROLES = ("agent", "manager", "admin")
 
 
+def _role_picker(line: MemberLine) -> rx.Component:
+    """A native select (cheap with many rows); changing it is a sensitive action that asks for step-up."""
+    options = [rx.el.option(role.title(), value=role) for role in ROLES]
+    return rx.el.select(
+        *options, rx.cond(MembersState.can_invite_owner | (line.role == "owner"), rx.el.option("Owner", value="owner")),
+        value=line.role, class_name="role-picker", aria_label="Role",
+        on_change=lambda role: MembersState.change_role(line.user_id, role),
+        style={"padding": "3px 6px", "borderRadius": "6px", "border": "1px solid var(--gray-6)",
+               "background": "var(--color-panel-solid)", "fontSize": "13px"},
+    )
+
+
 def _member(line: MemberLine) -> rx.Component:
     return rx.table.row(
         rx.table.cell(rx.vstack(rx.text(line.name, weight="medium"), rx.text(line.email, size="1", color_scheme="gray"),
                                 spacing="0")),
-        rx.table.cell(rx.badge(line.role, variant="surface")),
+        rx.table.cell(_role_picker(line)),
         rx.table.cell(rx.cond(line.active, rx.badge("active", color_scheme="green"),
                               rx.badge("deactivated", color_scheme="gray"))),
         rx.table.cell(line.last_login),
-        rx.table.cell(rx.cond(line.mfa, rx.badge("on", color_scheme="green"), rx.badge("off", color_scheme="orange"))),
+        rx.table.cell(rx.cond(
+            line.mfa,
+            rx.hstack(rx.badge("on", color_scheme="green"),
+                      rx.button("Reset", size="1", variant="ghost", color_scheme="gray", class_name="reset-mfa",
+                                title="Lost phone: remove their second factor", on_click=MembersState.reset_factor(
+                                    line.user_id)), align="center", spacing="2"),
+            rx.badge("off", color_scheme="orange"))),
         rx.table.cell(rx.hstack(
             rx.cond(line.active,
                     rx.button("Deactivate", size="1", variant="soft", color_scheme="red",

@@ -52,6 +52,19 @@ def settings_page() -> rx.Component:
                 ),
                 width="100%", max_width="820px",
             ),
+            rx.card(
+                rx.hstack(
+                    rx.icon("key-round", size=20, color="var(--green-9)"),
+                    rx.vstack(rx.text("Single sign-on", size="2", weight="medium"),
+                              rx.text("Let members sign in with your identity provider (OpenID Connect).", size="1",
+                                      color_scheme="gray"), spacing="1"),
+                    rx.spacer(),
+                    rx.button(rx.el.a("Configure", href="/settings/sso", id="settings-sso-link"), as_child=True,
+                              variant="soft"),
+                    align="center", spacing="3", width="100%",
+                ),
+                width="100%", max_width="820px",
+            ),
             padding="20px", width="100%", spacing="4", overflow_y="auto",
         ),
     )

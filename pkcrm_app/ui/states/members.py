@@ -8,7 +8,7 @@ from typing import Any
 
 import reflex as rx
 
-from pkcrm_app.accounts import invitations, members, sessions
+from pkcrm_app.accounts import invitations, members, second_factor, sessions
 from pkcrm_app.accounts.permissions import Actor, Permission, Role
 from pkcrm_app.core.db import get_database
 from pkcrm_app.ui.states.session import ActionPageMixin
@@ -70,6 +70,16 @@ def _set_active(actor: Actor, user_id: int, active: bool) -> None:
         members.set_member_active(db, actor, user_id, active=active)
 
 
+def _change_role(actor: Actor, user_id: int, role: str) -> None:
+    with get_database().session() as db:
+        members.change_role(db, actor, user_id, Role(role))
+
+
+def _reset_factor(actor: Actor, user_id: int) -> None:
+    with get_database().session() as db:
+        second_factor.reset_member_factor(db, actor, user_id)
+
+
 def _sign_out(actor: Actor, user_id: int) -> int:
     with get_database().session() as db:
         return sessions.end_member_sessions(db, actor, user_id)
@@ -125,6 +135,18 @@ class MembersState(ActionPageMixin, rx.State):
     async def set_active(self, user_id: int, active: bool):  # type: ignore[no-untyped-def]
         said = "Member reactivated." if active else "Member deactivated and signed out."
         return await self._act(lambda actor: _set_active(actor, user_id, active), lambda _: said)
+
+    @rx.event
+    async def change_role(self, user_id: int, role: str):  # type: ignore[no-untyped-def]
+        return await self._act(lambda actor: _change_role(actor, user_id, role),
+                               lambda _: f"Role changed to {role}; their sessions ended, so they sign in again.",
+                               retry=("change_role", [user_id, role]))
+
+    @rx.event
+    async def reset_factor(self, user_id: int):  # type: ignore[no-untyped-def]
+        return await self._act(lambda actor: _reset_factor(actor, user_id),
+                               lambda _: "Two-factor authentication reset; the member was signed out.",
+                               retry=("reset_factor", [user_id]))
 
     @rx.event
     async def sign_out(self, user_id: int):  # type: ignore[no-untyped-def]

@@ -50,6 +50,10 @@ class SessionMixin(rx.State, mixin=True):
         return bool(self.role) and Permission.AUDIT_VIEW in ROLE_PERMISSIONS[Role(self.role)]
 
     @rx.var
+    def can_manage_settings(self) -> bool:
+        return bool(self.role) and Permission.SETTINGS_MANAGE in ROLE_PERMISSIONS[Role(self.role)]
+
+    @rx.var
     def can_manage_members(self) -> bool:
         return bool(self.role) and Permission.MEMBERS_MANAGE in ROLE_PERMISSIONS[Role(self.role)]
 
@@ -105,7 +109,7 @@ class SessionMixin(rx.State, mixin=True):
             self._user_id = self._org_id = 0
             return rx.redirect("/login")
         self.user_name, self.org_name, self.role = info.user_name, info.org_name, info.actor.role.value
-        self._user_id, self._org_id = info.actor.user_id or 0, info.actor.org_id
+        self._user_id, self._org_id, self._tz = info.actor.user_id or 0, info.actor.org_id, info.time_zone
         live = await self.get_state(OrgLive)
         await live._link_to(link_token(info.actor.org_id))
         if needs is not None and not info.actor.can(needs):
