@@ -1,5 +1,6 @@
 """Imports every table so Base.metadata is complete (Alembic, tests)."""
 
+import pkcrm_app.accounts.mail_throttle  # limits on requests that send mail
 import pkcrm_app.accounts.review_models  # access reviews and their items
 import pkcrm_app.audit.alert_models  # noqa: F401  (security alerts)
 from pkcrm_app.accounts import onboarding_models  # noqa: F401  (invitations, sign-up requests, resets)

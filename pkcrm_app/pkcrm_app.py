@@ -11,7 +11,7 @@ from pkcrm_app.ui.pages.board import board_page
 from pkcrm_app.ui.pages.login import LoginPageState, login_page
 from pkcrm_app.ui.pages.members import members_page
 from pkcrm_app.ui.pages.mfa import mfa_setup_page, verify_code_page
-from pkcrm_app.ui.pages.onboarding import forgot_page, invite_page, reset_page, signup_page
+from pkcrm_app.ui.pages.onboarding import forgot_page, invite_page, reset_page, signup_confirm_page, signup_page
 from pkcrm_app.ui.pages.profile import profile_page
 from pkcrm_app.ui.pages.reviews import reviews_page
 from pkcrm_app.ui.pages.settings import settings_page
@@ -22,7 +22,13 @@ from pkcrm_app.ui.states.audit import AuditState
 from pkcrm_app.ui.states.board import BoardState
 from pkcrm_app.ui.states.members import MembersState
 from pkcrm_app.ui.states.mfa import MfaSetupState, VerifyCodeState
-from pkcrm_app.ui.states.onboarding import ForgotPageState, InvitePageState, ResetPageState, SignupPageState
+from pkcrm_app.ui.states.onboarding import (
+    ForgotPageState,
+    InvitePageState,
+    ResetPageState,
+    SignupConfirmState,
+    SignupPageState,
+)
 from pkcrm_app.ui.states.profile import ProfileState
 from pkcrm_app.ui.states.reviews import ReviewsState
 from pkcrm_app.ui.states.settings import SettingsState
@@ -47,6 +53,8 @@ app.add_page(reviews_page, route="/reviews", title="Access reviews · PK WhatsAp
 app.add_page(alerts_page, route="/alerts", title="Security alerts · PK WhatsApp CRM", on_load=AlertsState.open_page)
 app.add_page(signup_page, route="/signup", title="Create an organisation · PK WhatsApp CRM",
              on_load=SignupPageState.read_outcome)
+app.add_page(signup_confirm_page, route="/signup/confirm", title="Confirm your organisation · PK WhatsApp CRM",
+             on_load=SignupConfirmState.open_page)
 app.add_page(forgot_page, route="/forgot", title="Forgot password · PK WhatsApp CRM",
              on_load=ForgotPageState.read_outcome)
 app.add_page(reset_page, route="/reset", title="New password · PK WhatsApp CRM", on_load=ResetPageState.open_page)

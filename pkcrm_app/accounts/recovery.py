@@ -9,6 +9,7 @@ from datetime import timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from pkcrm_app.accounts.mail_throttle import MailKind, admit
 from pkcrm_app.accounts.models import Membership, User
 from pkcrm_app.accounts.onboarding_models import PasswordReset
 from pkcrm_app.accounts.passwords import hash_password
@@ -39,12 +40,16 @@ class ResetDone:
     membership: Membership | None
 
 
-def request_password_reset(db: Session, email: str) -> OutgoingMail | None:
-    """The reset mail to send once the caller commits, when the email belongs to an active user; else None.
+def request_password_reset(db: Session, email: str, *, ip: str = "", device: str = "") -> OutgoingMail | None:
+    """The reset mail to send once the caller commits, when the email belongs to an active user and the mail
+    limits (mail_throttle, counted for every email alike) allow it; else None.
 
     The caller answers the same either way and sends the mail after answering (`deliver_quietly`), so
     neither the answer, its timing nor a mail failure tells a real account from an unknown one."""
-    user = db.scalar(select(User).where(User.email == normalise_email(email)))
+    email = normalise_email(email)
+    if not admit(db, MailKind.PASSWORD_RESET, email, ip, device=device):
+        return None
+    user = db.scalar(select(User).where(User.email == email))
     if user is None or not user.is_active:
         return None
     token, digest = new_token()

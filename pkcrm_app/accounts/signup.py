@@ -12,6 +12,7 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from pkcrm_app.accounts.mail_throttle import MailKind, admit
 from pkcrm_app.accounts.models import Membership, Organisation, User
 from pkcrm_app.accounts.onboarding_models import SignupRequest
 from pkcrm_app.accounts.passwords import hash_password
@@ -39,6 +40,15 @@ class SignedUp:
     org: Organisation
 
 
+@dataclass(frozen=True)
+class PendingSignUp:
+    """What the confirmation page shows before anything is created."""
+
+    email: str
+    name: str
+    org_name: str
+
+
 def valid_email(email: str) -> str:
     """The email, normalised, or InvalidInput."""
     email = normalise_email(email)
@@ -56,16 +66,19 @@ def required_text(value: str, what: str, limit: int = 200) -> str:
     return value
 
 
-def request_sign_up(db: Session, *, email: str, name: str, org_name: str, password: str) -> None:
+def request_sign_up(db: Session, *, email: str, name: str, org_name: str, password: str, ip: str = "",
+                    device: str = "") -> None:
     """Mail a confirmation link (new email) or a "you already have an account" note (known email).
 
-    The caller shows the same "check your email" answer either way; the password is hashed either way so
-    both paths cost the same."""
+    The caller shows the same "check your email" answer either way, and also when the mail limits
+    (mail_throttle) hold the mail back; the password is hashed on every path so they cost the same."""
     email = valid_email(email)
     name = required_text(name, "your name")
     org_name = required_text(org_name, "the organisation's name")
     check_password_strength(password, email)
     password_hash = hash_password(password)
+    if not admit(db, MailKind.SIGNUP, email, ip, device=device):
+        return
     if db.scalar(select(User.id).where(User.email == email)) is not None:
         send_mail(email, "You already have a PK WhatsApp CRM account", (
             "Someone (hopefully you) tried to create a new organisation with this email address, but it already "
@@ -92,13 +105,24 @@ def unique_slug(db: Session, name: str) -> str:
     return slug
 
 
-def confirm_sign_up(db: Session, token: str, *, ip: str = "", device: str = "") -> SignedUp:
-    """Follow the emailed link: create the organisation, its owner, the owner's membership and the pipeline."""
-    request = db.scalar(select(SignupRequest).where(SignupRequest.token_hash == token_hash(token)))
-    now = utcnow()
-    if request is None or request.used_at is not None or request.expires_at <= now:
+def _pending(db: Session, token: str | None) -> SignupRequest:
+    request = db.scalar(select(SignupRequest).where(SignupRequest.token_hash == token_hash(token))) if token else None
+    if request is None or request.used_at is not None or request.expires_at <= utcnow():
         raise InvalidInput(INVALID_LINK)
-    request.used_at = now
+    return request
+
+
+def describe(db: Session, token: str | None) -> PendingSignUp:
+    """What a valid link would create, for the confirmation page; reading it changes nothing."""
+    request = _pending(db, token)
+    return PendingSignUp(email=request.email, name=request.name, org_name=request.org_name)
+
+
+def confirm_sign_up(db: Session, token: str | None, *, ip: str = "", device: str = "") -> SignedUp:
+    """The owner confirms on the page the emailed link leads to (a POST, never the link's GET, which mail
+    scanners may prefetch): create the organisation, its owner, the owner's membership and the pipeline."""
+    request = _pending(db, token)
+    request.used_at = utcnow()
     if db.scalar(select(User.id).where(User.email == request.email)) is not None:
         raise InvalidInput("An account with this email already exists: sign in instead.")
     org = create_organisation(db, name=request.org_name, slug=unique_slug(db, request.org_name))

@@ -26,6 +26,7 @@ from pkcrm_app.routes.auth import SESSION_COOKIE, client_ip, follow, same_origin
 from pkcrm_app.settings import get_settings
 
 log = logging.getLogger("pkcrm.onboarding")
+SIGNUP_COOKIE = "pkcrm_signup"
 INVITE_COOKIE = "pkcrm_invite"
 RESET_COOKIE = "pkcrm_reset"
 LINK_COOKIE_SECONDS = 30 * 60
@@ -79,7 +80,7 @@ async def signup_route(request: Request) -> Response:
     try:
         await run_in_threadpool(_run, lambda db: signup.request_sign_up(
             db, email=_form_text(form, "email"), name=_form_text(form, "name"), org_name=_form_text(form, "org_name"),
-            password=_form_text(form, "password")))
+            password=_form_text(form, "password"), ip=client_ip(request), device=request.headers.get("user-agent", "")))
     except MailError:
         return follow(request, _with_message("/signup", error=MAIL_FAILED))
     except DomainError as exc:
@@ -87,20 +88,29 @@ async def signup_route(request: Request) -> Response:
     return follow(request, "/signup?sent=1")
 
 
+async def signup_link_route(request: Request) -> Response:
+    """The emailed confirmation link creates nothing (mail scanners prefetch links): it leads to the page
+    whose button confirms."""
+    return _link_cookie("/signup/confirm", SIGNUP_COOKIE, request.path_params["token"])
+
+
 async def confirm_signup_route(request: Request) -> Response:
-    """The emailed confirmation link: create the organisation and sign its owner in."""
-    token = request.path_params["token"]
+    """The confirmation page's button: create the organisation of the link in the cookie and sign its owner in."""
+    if not same_origin(request):
+        return _refused()
+    form = await request.form()
+    token = request.cookies.get(SIGNUP_COOKIE)
 
     def confirm(db: Session) -> service.OpenedSession:
         done = signup.confirm_sign_up(db, token, ip=client_ip(request), device=request.headers.get("user-agent", ""))
-        return _open(db, request, done.user, done.membership, "sign-up", None)
+        return _open(db, request, done.user, done.membership, "sign-up", form)
 
     try:
         opened = await run_in_threadpool(_run, confirm)
     except DomainError as exc:
-        return RedirectResponse(_with_message("/signup", error=str(exc)), status_code=303)
+        return follow(request, _with_message("/signup/confirm", error=str(exc)))
     response = start_session(request, opened)
-    response.headers["Referrer-Policy"] = "no-referrer"
+    response.delete_cookie(SIGNUP_COOKIE, path="/")
     return response
 
 
@@ -139,7 +149,8 @@ async def forgot_route(request: Request) -> Response:
         return _refused()
     form = await request.form()
     email = _form_text(form, "email")
-    mail = await run_in_threadpool(_run, lambda db: recovery.request_password_reset(db, email))
+    mail = await run_in_threadpool(_run, lambda db: recovery.request_password_reset(
+        db, email, ip=client_ip(request), device=request.headers.get("user-agent", "")))
     response = follow(request, "/forgot?sent=1")
     response.background = BackgroundTask(recovery.deliver_quietly, mail)
     return response

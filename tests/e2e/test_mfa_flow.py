@@ -15,7 +15,7 @@ from playwright.sync_api import Page, expect, sync_playwright
 from sqlalchemy import select, update
 
 from pkcrm_app.accounts import mfa, organisation_settings
-from pkcrm_app.accounts.models import AuthSession, MfaFactor
+from pkcrm_app.accounts.models import AuthSession, Membership, MfaFactor
 from pkcrm_app.accounts.permissions import Role
 from pkcrm_app.core.crypto import MasterKeys
 from pkcrm_app.core.db import Database, utcnow
@@ -136,6 +136,24 @@ def test_enrolment_code_step_and_step_up(mfa_app: MfaApp) -> None:
             page.click("#step-up-confirm")
         csv_text = Path(download.value.path()).read_text()
         assert csv_text.startswith("id,time_utc") and "mfa.step_up" in csv_text
+
+        # A role change asks again once the window has passed, then runs by itself after the code.
+        with mfa_app.database.session() as db:
+            db.execute(update(AuthSession).where(AuthSession.user_id == olga_id)
+                       .values(mfa_verified_at=utcnow() - timedelta(minutes=10)))
+            db.commit()
+        page.goto(mfa_app.url + "/members")
+        ann_row = page.locator(".member-row", has_text="ann@acme.test")
+        expect(ann_row).to_be_visible(timeout=WAIT)
+        ann_row.locator(".role-picker").select_option("manager")
+        expect(page.locator("#step-up-code")).to_be_visible(timeout=WAIT)
+        page.fill("#step-up-code", codes[2])
+        page.click("#step-up-confirm")
+        expect(page.locator("#members-notice")).to_contain_text("Role changed to manager", timeout=WAIT)
+        expect(ann_row.locator(".role-picker")).to_have_value("manager")
+        with mfa_app.database.session() as db:
+            assert db.scalars(select(Membership.role).where(Membership.user_id == mfa_app.acme.users["ann"][0])
+                              ).one() == Role.MANAGER
 
         page.goto(mfa_app.url + "/account")
         expect(page.locator("#mfa-status")).to_have_text("on", timeout=WAIT)

@@ -1,4 +1,5 @@
-"""Signed-out pages: create an organisation, forgot password, choose a new password, accept an invitation.
+"""Signed-out pages: create an organisation and confirm it, forgot password, choose a new password, accept an
+invitation.
 
 Every form is posted by the browser to our HTTP routes (post_and_follow), so passwords and link tokens
 never travel through the websocket."""
@@ -7,7 +8,13 @@ import reflex as rx
 
 from pkcrm_app.ui.components.auth_card import auth_card, brand, error_callout, field, footer_link, text_input
 from pkcrm_app.ui.components.forms import post_and_follow
-from pkcrm_app.ui.states.onboarding import ForgotPageState, InvitePageState, ResetPageState, SignupPageState
+from pkcrm_app.ui.states.onboarding import (
+    ForgotPageState,
+    InvitePageState,
+    ResetPageState,
+    SignupConfirmState,
+    SignupPageState,
+)
 
 PASSWORD_HINT = "At least 10 characters; not a common password and not your email name."
 
@@ -45,6 +52,28 @@ def signup_page() -> rx.Component:
                         "We sent a message to the address you entered. Follow its link within 24 hours to finish "
                         "creating your organisation.", "signup-sent")
     return auth_card(rx.cond(SignupPageState.sent, sent, form), width="420px")
+
+
+def _detail(label: str, value: rx.Var[str], element_id: str) -> rx.Component:
+    return rx.hstack(rx.text(label, size="2", color_scheme="gray"), rx.spacer(),
+                     rx.text(value, size="2", weight="bold", id=element_id), width="100%")
+
+
+def signup_confirm_page() -> rx.Component:
+    """Where the emailed sign-up link leads: nothing exists until the button is pressed."""
+    form = _form(
+        "signup-confirm-form", "/auth/signup/confirm",
+        brand("Confirm your organisation"),
+        rx.card(rx.vstack(_detail("Organisation", SignupConfirmState.org_name, "signup-confirm-org"),
+                          _detail("Email", SignupConfirmState.email, "signup-confirm-email"),
+                          spacing="2", width="100%"), variant="surface", width="100%"),
+        error_callout(SignupConfirmState.error, "signup-confirm-error"),
+        rx.text("You become the owner of the organisation and are signed in.", size="1", color_scheme="gray"),
+        rx.button("Create my organisation", type="submit", size="3", width="100%", id="signup-confirm-submit"),
+    )
+    return auth_card(rx.cond(SignupConfirmState.link_ok, form,
+                             _link_gone("Create an organisation", "Sign up again", "/signup", "signup-confirm-gone")),
+                     width="420px")
 
 
 def forgot_page() -> rx.Component:

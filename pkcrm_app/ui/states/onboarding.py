@@ -1,7 +1,7 @@
-"""Thin states of the signed-out pages: sign-up, forgot password, reset and invitation.
+"""Thin states of the signed-out pages: sign-up and its confirmation, forgot password, reset and invitation.
 
-Tokens never enter these states: the invitation and reset pages read the HttpOnly link cookie from the
-request headers on the server and keep only what the page shows (organisation, role, email)."""
+Tokens never enter these states: the link pages read the HttpOnly link cookie from the request headers
+on the server and keep only what the page shows (organisation, role, email)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from http.cookies import SimpleCookie
 
 import reflex as rx
 
-from pkcrm_app.accounts import invitations, recovery
+from pkcrm_app.accounts import invitations, recovery, signup
 from pkcrm_app.core.db import get_database
 from pkcrm_app.core.errors import DomainError
-from pkcrm_app.routes.onboarding import INVITE_COOKIE, RESET_COOKIE
+from pkcrm_app.routes.onboarding import INVITE_COOKIE, RESET_COOKIE, SIGNUP_COOKIE
 
 
 def _cookie(header: str, name: str) -> str | None:
@@ -31,6 +31,14 @@ def _describe(token: str | None) -> invitations.InvitationView | None:
             return None
 
 
+def _pending_signup(token: str | None) -> signup.PendingSignUp | None:
+    with get_database().session() as db:
+        try:
+            return signup.describe(db, token)
+        except DomainError:
+            return None
+
+
 def _reset_ok(token: str | None) -> bool:
     with get_database().session() as db:
         return recovery.reset_link_is_valid(db, token)
@@ -44,6 +52,20 @@ class SignupPageState(rx.State):
     def read_outcome(self) -> None:
         query = self.router.url.query_parameters
         self.error, self.sent = query.get("error", ""), query.get("sent", "") == "1"
+
+
+class SignupConfirmState(rx.State):
+    error: str = ""
+    link_ok: bool = False
+    org_name: str = ""
+    email: str = ""
+
+    @rx.event
+    async def open_page(self) -> None:
+        self.error = self.router.url.query_parameters.get("error", "")
+        pending = await asyncio.to_thread(_pending_signup, _cookie(self.router.headers.cookie, SIGNUP_COOKIE))
+        self.link_ok = pending is not None
+        self.org_name, self.email = (pending.org_name, pending.email) if pending else ("", "")
 
 
 class ForgotPageState(rx.State):
