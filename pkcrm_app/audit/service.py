@@ -3,6 +3,9 @@ verifying that each organisation's chain of events is intact."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -13,6 +16,20 @@ from sqlalchemy.orm import Session
 from pkcrm_app.audit.chain import GENESIS_HASH, HASHED_FIELDS, entry_hash, normalise_details
 from pkcrm_app.audit.models import AuditEvent
 from pkcrm_app.core.db import utcnow
+
+# The IP address and device of whoever is acting, for entries whose caller does not name them.
+_CLIENT: ContextVar[tuple[str, str]] = ContextVar("audit_client", default=("", ""))
+
+
+@contextmanager
+def acting_from(ip_address: str, device: str) -> Iterator[None]:
+    """Audit entries recorded inside (also in threads started inside) carry this IP address and device."""
+    token = _CLIENT.set((ip_address, device))
+    try:
+        yield
+    finally:
+        _CLIENT.reset(token)
+
 
 # First key of the two-key PostgreSQL advisory lock ("audt"); the second is the organisation id, 0 for none.
 _CHAIN_LOCK_SPACE = 0x61756474
@@ -50,6 +67,7 @@ def record(
 
     The chain stays locked until the caller's transaction ends: record late in the transaction.
     """
+    ip_address, device = ip_address or _CLIENT.get()[0], device or _CLIENT.get()[1]
     _lock_chain(db, org_id)
     db.flush()  # earlier events of this transaction must be visible to the read below, whatever autoflush says
     latest = db.scalar(select(AuditEvent.entry_hash).where(_chain(org_id)).order_by(AuditEvent.id.desc()).limit(1))

@@ -15,7 +15,7 @@ from playwright.sync_api import Page, expect, sync_playwright
 from sqlalchemy import select, update
 
 from pkcrm_app.accounts import mfa, organisation_settings
-from pkcrm_app.accounts.models import AuthSession, Membership, MfaFactor
+from pkcrm_app.accounts.models import AuthSession, Membership, MfaFactor, Organisation
 from pkcrm_app.accounts.permissions import Role
 from pkcrm_app.core.crypto import MasterKeys
 from pkcrm_app.core.db import Database, utcnow
@@ -160,5 +160,14 @@ def test_enrolment_code_step_and_step_up(mfa_app: MfaApp) -> None:
         page.screenshot(path=str(ARTIFACTS / "mfa-account.png"))
         page.goto(mfa_app.url + "/settings")
         expect(page.locator("#settings-mfa-policy")).to_have_value("admins", timeout=WAIT)
-        page.screenshot(path=str(ARTIFACTS / "settings.png"))
+        page.screenshot(path=str(ARTIFACTS / "settings.png"), full_page=True)
+
+        # The owner deletes the organisation (the step-up of the role change is still fresh).
+        page.fill("#delete-confirm-name", "Acme")
+        page.click("#delete-organisation")
+        page.wait_for_url(re.compile(r"/login/?\?error=deleted$"), timeout=WAIT)
+        expect(page.locator("#login-error")).to_have_text("The organisation was deleted.", timeout=WAIT)
+        with mfa_app.database.session() as db:
+            assert db.scalars(select(Organisation.name).where(Organisation.id == mfa_app.acme.org_id)).one() == (
+                "Deleted organisation")
         browser.close()

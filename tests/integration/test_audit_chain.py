@@ -11,7 +11,7 @@ from sqlalchemy.exc import DBAPIError
 from pkcrm_app.accounts.service import create_organisation
 from pkcrm_app.audit.chain import GENESIS_HASH
 from pkcrm_app.audit.models import AuditEvent, AuditLogIsAppendOnly
-from pkcrm_app.audit.service import Mismatch, record, verify_chain
+from pkcrm_app.audit.service import Mismatch, acting_from, record, verify_chain
 from pkcrm_app.cli import main
 
 
@@ -141,3 +141,13 @@ def test_verify_audit_command_names_the_altered_entry(database, capsys) -> None:
         main(["verify-audit", "--org", str(acme)])
     assert exit_.value.code != 0
     assert f"organisation {acme}: ALTERED at entry {ids[2]}" in capsys.readouterr().out
+
+
+def test_entries_name_the_acting_client_when_the_caller_does_not(database) -> None:  # type: ignore[no-untyped-def]
+    with database.session() as db, acting_from("203.0.113.5", "Firefox 140 on Windows"):
+        record(db, action="settings.changed", org_id=None)
+        record(db, action="login.failed", org_id=None, ip_address="198.51.100.1", device="curl")
+    with database.session() as db:
+        events = db.scalars(select(AuditEvent).order_by(AuditEvent.id)).all()
+    assert [(e.ip_address, e.device) for e in events[-2:]] == [("203.0.113.5", "Firefox 140 on Windows"),
+                                                               ("198.51.100.1", "curl")]

@@ -7,16 +7,20 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import func, select
 
+from pkcrm_app.accounts import signup
 from pkcrm_app.accounts.models import Membership, Organisation, User
 from pkcrm_app.accounts.permissions import Role
 from pkcrm_app.accounts.service import resolve_session
 from pkcrm_app.audit.models import AuditEvent
 from pkcrm_app.crm.models import Pipeline, Stage
 from pkcrm_app.routes.auth import SESSION_COOKIE
+from pkcrm_app.routes.onboarding import SIGNUP_COOKIE
+from pkcrm_app.ui.states.onboarding import _pending_signup
 from tests.support.data import make_org
 from tests.support.smtp import Mailbox, running_mailbox
 
 NEW_PASSWORD = "mango lassi at noon"
+JSON = {"accept": "application/json"}
 
 
 @pytest.fixture
@@ -27,6 +31,18 @@ def mailbox() -> Iterator[Mailbox]:
 def sign_up(api, email: str, *, org_name: str = "Karachi Kites", password: str = NEW_PASSWORD):  # type: ignore[no-untyped-def]
     return api.post("/auth/signup", data={"email": email, "name": "Sana Malik", "org_name": org_name,
                                           "password": password}, headers={"accept": "application/json"})
+
+
+def follow_link(api, path: str):  # type: ignore[no-untyped-def]
+    """The emailed link's GET: it only moves the token into the link cookie and leads to the confirmation page."""
+    hop = api.get(path, follow_redirects=False)
+    assert (hop.status_code, hop.headers["location"]) == (303, "/signup/confirm")
+    return hop
+
+
+def confirm(api):  # type: ignore[no-untyped-def]
+    """The confirmation page's "Create my organisation" button."""
+    return api.post("/auth/signup/confirm", data={"screen": "1280x800", "language": "ur-PK"}, headers=JSON)
 
 
 def count(database, model) -> int:  # type: ignore[no-untyped-def]
@@ -42,8 +58,9 @@ def test_confirmed_sign_up_creates_the_organisation_and_signs_the_owner_in(api, 
     assert "Confirm" in mail["Subject"]
     path = mailbox.link(mail, "/auth/signup/confirm/")
 
-    opened = api.get(path, follow_redirects=False)
-    assert opened.status_code == 303 and opened.headers["location"] == "/board"
+    follow_link(api, path)
+    opened = confirm(api)
+    assert opened.json() == {"next": "/board"} and SIGNUP_COOKIE not in api.cookies
     token = opened.cookies[SESSION_COOKIE]
     with database.session() as db:
         info = resolve_session(db, token)
@@ -59,16 +76,45 @@ def test_confirmed_sign_up_creates_the_organisation_and_signs_the_owner_in(api, 
     login = api.post("/auth/login", data={"email": "sana@kites.test", "password": NEW_PASSWORD}, follow_redirects=False)
     assert login.headers["location"] != "/login?error=1"
 
-    again = api.get(path, follow_redirects=False)  # single use
-    assert again.status_code == 303 and again.headers["location"].startswith("/signup?error=")
-    assert SESSION_COOKIE not in again.cookies
+    follow_link(api, path)  # single use
+    again = confirm(api)
+    assert again.json()["next"].startswith("/signup/confirm?error=") and SESSION_COOKIE not in again.cookies
     assert count(database, Organisation) == 1
+
+
+def test_following_the_link_alone_creates_nothing(api, database, mailbox: Mailbox) -> None:
+    """Mail scanners open links before people do: the GET must neither create anything nor sign anyone in."""
+    sign_up(api, "sana@kites.test")
+    path = mailbox.link(mailbox.to("sana@kites.test")[0], "/auth/signup/confirm/")
+    for _ in range(3):
+        hop = follow_link(api, path)
+        assert SESSION_COOKIE not in hop.cookies
+        assert "httponly" in hop.headers["set-cookie"].lower() and hop.headers["cache-control"] == "no-store"
+    assert count(database, Organisation) == 0 and count(database, User) == 0
+    # The confirmation page reads what it shows from the cookie, on the server, without using the link up.
+    with database.session() as db:
+        pending = signup.describe(db, api.cookies[SIGNUP_COOKIE])
+    assert (pending.org_name, pending.email) == ("Karachi Kites", "sana@kites.test")
+    assert _pending_signup(path.rsplit("/", 1)[1]) == pending and _pending_signup("made-up") is None
+    # The person still confirms afterwards with the same link.
+    assert confirm(api).json() == {"next": "/board"}
+    assert count(database, Organisation) == 1
+
+
+def test_confirming_needs_the_link_cookie_and_the_same_origin(api, database, mailbox: Mailbox) -> None:
+    sign_up(api, "sana@kites.test")
+    assert confirm(api).json()["next"].startswith("/signup/confirm?error=")  # no link followed yet
+    follow_link(api, mailbox.link(mailbox.to("sana@kites.test")[0], "/auth/signup/confirm/"))
+    evil = api.post("/auth/signup/confirm", headers={"origin": "https://evil.example"})
+    assert evil.status_code == 403 and SESSION_COOKIE not in evil.cookies
+    assert count(database, Organisation) == 0
 
 
 def test_a_second_organisation_with_the_same_name_gets_its_own_slug(api, database, mailbox: Mailbox) -> None:
     make_org(database, "karachi-kites", "1001", {"ali": Role.OWNER})
     sign_up(api, "sana@kites.test")
-    api.get(mailbox.link(mailbox.to("sana@kites.test")[0], "/auth/signup/confirm/"), follow_redirects=False)
+    follow_link(api, mailbox.link(mailbox.to("sana@kites.test")[0], "/auth/signup/confirm/"))
+    confirm(api)
     with database.session() as db:
         slugs = sorted(db.scalars(select(Organisation.slug)).all())
     assert slugs == ["karachi-kites", "karachi-kites-2"]
@@ -103,13 +149,15 @@ def test_an_expired_or_wrong_link_creates_nothing(api, database, mailbox: Mailbo
 
     sign_up(api, "sana@kites.test")
     path = mailbox.link(mailbox.to("sana@kites.test")[0], "/auth/signup/confirm/")
-    wrong = api.get("/auth/signup/confirm/not-a-real-token", follow_redirects=False)
-    assert wrong.headers["location"].startswith("/signup?error=") and SESSION_COOKIE not in wrong.cookies
+    follow_link(api, "/auth/signup/confirm/not-a-real-token")
+    wrong = confirm(api)
+    assert wrong.json()["next"].startswith("/signup/confirm?error=") and SESSION_COOKIE not in wrong.cookies
     with database.session() as db:
         for request in db.scalars(select(SignupRequest)):
             request.expires_at = utcnow()
-    expired = api.get(path, follow_redirects=False)
-    assert expired.headers["location"] == wrong.headers["location"]
+    follow_link(api, path)
+    expired = confirm(api)
+    assert expired.json() == wrong.json() and SESSION_COOKIE not in expired.cookies
     assert count(database, Organisation) == 0 and count(database, Membership) == 0
 
 

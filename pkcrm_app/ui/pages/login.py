@@ -15,6 +15,7 @@ class LoginPageState(rx.State):
         self.error = {"1": "Email or password is incorrect.",
                       "locked": "Too many failed sign-ins. Try again in 15 minutes.",
                       "mfa": "Your sign-in expired or had too many wrong codes. Sign in again.",
+                      "deleted": "The organisation was deleted.",
                       "sso": "Single sign-on could not sign you in. Ask your administrator to check your account "
                              "and the organisation's single sign-on settings."}.get(code, "")
 

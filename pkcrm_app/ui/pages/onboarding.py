@@ -54,7 +54,7 @@ def signup_page() -> rx.Component:
     return auth_card(rx.cond(SignupPageState.sent, sent, form), width="420px")
 
 
-def _detail(label: str, value: rx.Var[str], element_id: str) -> rx.Component:
+def _detail(label: str, value: rx.Var[str] | str, element_id: str) -> rx.Component:
     return rx.hstack(rx.text(label, size="2", color_scheme="gray"), rx.spacer(),
                      rx.text(value, size="2", weight="bold", id=element_id), width="100%")
 

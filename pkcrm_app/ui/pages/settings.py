@@ -25,6 +25,30 @@ def _select(name: str, value: rx.Var[str] | str, options: list[tuple[str, str]],
                                "minWidth": "280px", "background": "var(--color-panel-solid)"})
 
 
+def _danger_zone() -> rx.Component:
+    return rx.card(
+        rx.el.form(
+            rx.vstack(
+                rx.hstack(rx.icon("triangle-alert", size=18, color="var(--red-9)"),
+                          rx.text("Delete this organisation", size="2", weight="medium", color="var(--red-11)"),
+                          align="center", spacing="2"),
+                rx.text("Every lead, contact, conversation, WhatsApp number and member session goes at once and "
+                        "cannot be restored; members of no other organisation lose their accounts. The audit log "
+                        "is kept. Type the organisation's name to confirm.", size="1", color_scheme="gray"),
+                rx.hstack(
+                    rx.input(name="confirm_name", placeholder=SettingsState.name, width="280px",
+                             id="delete-confirm-name", auto_complete="off"),
+                    rx.button("Delete organisation", type="submit", color_scheme="red", id="delete-organisation"),
+                    spacing="3",
+                ),
+                spacing="2", width="100%",
+            ),
+            on_submit=SettingsState.delete_organisation, reset_on_submit=True,
+        ),
+        width="100%", max_width="820px", border="1px solid var(--red-6)",
+    )
+
+
 def settings_page() -> rx.Component:
     return page_frame(
         SettingsState,
@@ -65,6 +89,7 @@ def settings_page() -> rx.Component:
                 ),
                 width="100%", max_width="820px",
             ),
+            rx.cond(SettingsState.can_delete_organisation, _danger_zone()),
             padding="20px", width="100%", spacing="4", overflow_y="auto",
         ),
     )

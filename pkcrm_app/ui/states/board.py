@@ -90,7 +90,8 @@ class BoardState(SessionMixin, rx.State):
         if actor is None:
             return rx.redirect("/login")
         try:
-            await asyncio.to_thread(_move, actor, int(lead_id), int(stage_id))
+            with self._acting():
+                await asyncio.to_thread(_move, actor, int(lead_id), int(stage_id))
             self.error = ""
         except (DomainError, ValueError) as exc:
             self.error = str(exc)

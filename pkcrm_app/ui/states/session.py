@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from http.cookies import SimpleCookie
 from typing import TypeVar
 
@@ -11,6 +12,7 @@ import reflex as rx
 
 from pkcrm_app.accounts import service
 from pkcrm_app.accounts.permissions import ROLE_PERMISSIONS, Actor, Permission, Role
+from pkcrm_app.audit.service import acting_from
 from pkcrm_app.core.db import get_database
 from pkcrm_app.core.errors import DomainError, StepUpRequired
 from pkcrm_app.live.state import OrgLive, link_token
@@ -90,6 +92,10 @@ class SessionMixin(rx.State, mixin=True):
             return None
         return Actor(user_id=self._user_id, org_id=self._org_id, role=Role(self.role))
 
+    def _acting(self) -> AbstractContextManager[None]:
+        """Audit entries written by the work inside name this tab's IP address and browser."""
+        return acting_from(self.router.session.client_ip or "", self.router.headers.user_agent or "")
+
     def _cookie_token(self) -> str | None:
         cookies = SimpleCookie()
         cookies.load(self.router.headers.cookie or "")
@@ -144,7 +150,8 @@ class ActionPageMixin(SessionMixin, mixin=True):
         if actor is None:
             return rx.redirect("/login")
         try:
-            self.notice = done(await asyncio.to_thread(work, actor))
+            with self._acting():
+                self.notice = done(await asyncio.to_thread(work, actor))
         except StepUpRequired as exc:
             self._ask_step_up(str(exc), retry)
         except DomainError as exc:

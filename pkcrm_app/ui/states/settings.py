@@ -9,6 +9,7 @@ from zoneinfo import available_timezones
 
 import reflex as rx
 
+from pkcrm_app.accounts import organisation_deletion
 from pkcrm_app.accounts import organisation_settings as org_settings
 from pkcrm_app.accounts.permissions import Actor, Permission
 from pkcrm_app.core.db import get_database
@@ -40,6 +41,11 @@ def _save(actor: Actor, form: dict[str, str]) -> int:
         return changed
 
 
+def _delete(actor: Actor, confirm_name: str) -> None:
+    with get_database().session() as db:
+        organisation_deletion.delete_organisation(db, actor, confirm_name=confirm_name)
+
+
 class SettingsState(ActionPageMixin, rx.State):
     name: str = ""
     time_zone: str = "UTC"
@@ -47,6 +53,7 @@ class SettingsState(ActionPageMixin, rx.State):
     agents_see_all: bool = False
     review_interval: str = "90"
     form_version: int = 0  # the form is re-mounted with the stored values after every save
+    _deleted: bool = False
 
     @rx.event
     async def open_page(self):  # type: ignore[no-untyped-def]
@@ -71,3 +78,26 @@ class SettingsState(ActionPageMixin, rx.State):
         return await self._act(lambda actor: _save(actor, form),
                                lambda n: f"Saved: {n} setting{'s' if n != 1 else ''} changed." if n else
                                "Nothing changed.")
+
+    @rx.var
+    def can_delete_organisation(self) -> bool:
+        return self.role == "owner"
+
+    @rx.event
+    def delete_organisation(self, form: dict[str, str]) -> rx.event.EventSpec:
+        return SettingsState.delete_named(str(form.get("confirm_name", "")))
+
+    @rx.event
+    async def delete_named(self, confirm_name: str):  # type: ignore[no-untyped-def]
+        """Delete the organisation (owner, step-up, its name typed); the owner lands on the login page."""
+
+        def done(_: None) -> str:
+            self._deleted = True
+            return "The organisation was deleted."
+
+        outcome = await self._act(lambda actor: _delete(actor, confirm_name), done,
+                                  retry=("delete_named", [confirm_name]))
+        if self._deleted:
+            self._deleted = False
+            return rx.redirect("/login?error=deleted", is_external=True)
+        return outcome
