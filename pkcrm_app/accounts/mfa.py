@@ -92,9 +92,10 @@ def _org_of(db: Session, user_id: int) -> int | None:
 
 
 def _audit(db: Session, user_id: int, action: str, details: dict[str, str] | None = None, *,
-           actor_user_id: int | None = None) -> None:
-    record(db, action=action, org_id=_org_of(db, user_id), actor_user_id=actor_user_id or user_id,
-           target_type="user", target_id=user_id, details=details)
+           actor_user_id: int | None = None, org_id: int | None = None) -> None:
+    """File the event under `org_id`, the organisation the user acts in; only without one, under their first."""
+    record(db, action=action, org_id=org_id if org_id is not None else _org_of(db, user_id),
+           actor_user_id=actor_user_id or user_id, target_type="user", target_id=user_id, details=details)
 
 
 def _factor(db: Session, user_id: int) -> MfaFactor | None:
@@ -124,29 +125,30 @@ def begin_enrolment(
                      qr_svg_data_uri=qr.svg_data_uri(scale=4))
 
 
-def confirm_enrolment(db: Session, user_id: int, code: str, *, now: Moment = None) -> list[str]:
+def confirm_enrolment(db: Session, user_id: int, code: str, *, now: Moment = None,
+                      org_id: int | None = None) -> list[str]:
     """Check the first code from the app, switch the factor on and return ten recovery codes (shown once)."""
     factor = _factor(db, user_id)
     if factor is None or factor.confirmed_at is not None:
         raise InvalidInput("there is no two-factor enrolment waiting for confirmation")
     step = _matching_step(factor.secret, _digits(code), now)
     if step is None:
-        _audit(db, user_id, "mfa.failed", {"stage": "enrolment"})
+        _audit(db, user_id, "mfa.failed", {"stage": "enrolment"}, org_id=org_id)
         db.flush()
         raise InvalidInput("the code is not correct; check the authenticator app's clock and try again")
     factor.confirmed_at, factor.last_used_step = utcnow(), step  # the confirming code cannot sign in too
     codes = _replace_recovery_codes(db, user_id)
-    _audit(db, user_id, "mfa.enrolled")
+    _audit(db, user_id, "mfa.enrolled", org_id=org_id)
     db.flush()
     return codes
 
 
-def verify_code(db: Session, user_id: int, code: str, *, now: Moment = None) -> bool:
+def verify_code(db: Session, user_id: int, code: str, *, now: Moment = None, org_id: int | None = None) -> bool:
     """True for an unused TOTP code within the window or an unused recovery code; each is accepted only once."""
     factor = _factor(db, user_id)
     if factor is None or factor.confirmed_at is None:
         if db.get(User, user_id) is not None:
-            _audit(db, user_id, "mfa.failed", {"reason": "not enrolled"})
+            _audit(db, user_id, "mfa.failed", {"reason": "not enrolled"}, org_id=org_id)
             db.flush()
         return False
     digits = _digits(code)
@@ -158,7 +160,7 @@ def verify_code(db: Session, user_id: int, code: str, *, now: Moment = None) -> 
         action, details = "mfa.recovery_code_used", {"left": str(recovery_codes_left(db, user_id))}
     else:
         accepted, action, details = False, "mfa.failed", {"reason": "invalid"}
-    _audit(db, user_id, action, details)
+    _audit(db, user_id, action, details, org_id=org_id)
     db.flush()
     return accepted
 
@@ -244,15 +246,15 @@ def _use_recovery_code(db: Session, user_id: int, code: str) -> bool:
     return bool(claimed.rowcount == 1)  # type: ignore[attr-defined]
 
 
-def regenerate_recovery_codes(db: Session, user_id: int) -> list[str]:
+def regenerate_recovery_codes(db: Session, user_id: int, *, org_id: int | None = None) -> list[str]:
     """Replace all of the user's recovery codes with ten new ones (shown once)."""
     codes = _replace_recovery_codes(db, user_id)
-    _audit(db, user_id, "mfa.recovery_codes_replaced")
+    _audit(db, user_id, "mfa.recovery_codes_replaced", org_id=org_id)
     db.flush()
     return codes
 
 
-def reset_factor(db: Session, user_id: int, *, actor_user_id: int | None = None) -> bool:
+def reset_factor(db: Session, user_id: int, *, actor_user_id: int | None = None, org_id: int | None = None) -> bool:
     """Remove the user's factor and recovery codes (admin reset or lost device); False when there was none."""
     removed = db.execute(delete(MfaFactor).where(MfaFactor.user_id == user_id).execution_options(
         synchronize_session=False))
@@ -260,7 +262,7 @@ def reset_factor(db: Session, user_id: int, *, actor_user_id: int | None = None)
         synchronize_session=False))
     had_factor = bool(removed.rowcount)  # type: ignore[attr-defined]
     if had_factor:
-        _audit(db, user_id, "mfa.reset", actor_user_id=actor_user_id)
+        _audit(db, user_id, "mfa.reset", actor_user_id=actor_user_id, org_id=org_id)
     db.flush()
     return had_factor
 

@@ -78,7 +78,7 @@ def confirm_enrolment(db: Session, token: str | None, code: str) -> tuple[list[s
     who = enroller(db, token)
     if who is None:
         raise AuthenticationFailed(EXPIRED)
-    codes = mfa.confirm_enrolment(db, who.user.id, code)
+    codes = mfa.confirm_enrolment(db, who.user.id, code, org_id=who.session.org_id)
     if who.waiting:
         return codes, _promote(db, who.session, who.user)
     who.session.mfa_state, who.session.mfa_verified_at = MfaState.DONE.value, utcnow()

@@ -94,7 +94,7 @@ def waiting_login(db: Session, session_id: str) -> WaitingLogin | None:
 def check_code(db: Session, session: AuthSession, code: str) -> None:
     """Verify a TOTP or recovery code for this session's user; wrong codes are counted and, after five,
     the session ends (the password must be typed again)."""
-    if mfa.verify_code(db, session.user_id, code):
+    if mfa.verify_code(db, session.user_id, code, org_id=session.org_id):
         session.mfa_failures = 0
         session.mfa_verified_at = utcnow()
         return
@@ -115,7 +115,8 @@ def turn_off_own_factor(db: Session, actor: Actor) -> None:
     policy = db.scalar(select(Organisation.mfa_policy).where(Organisation.id == actor.org_id))
     if policy_requires(policy or "", actor.role):
         raise InvalidInput("your organisation requires two-factor authentication for your role")
-    if actor.user_id is None or not mfa.reset_factor(db, actor.user_id, actor_user_id=actor.user_id):
+    if actor.user_id is None or not mfa.reset_factor(db, actor.user_id, actor_user_id=actor.user_id,
+                                                                   org_id=actor.org_id):
         raise InvalidInput("two-factor authentication is not on")
 
 
@@ -124,7 +125,7 @@ def new_recovery_codes(db: Session, actor: Actor) -> list[str]:
     actor.require_step_up(Permission.BOARD_VIEW)
     if actor.user_id is None or not mfa.has_confirmed_factor(db, actor.user_id):
         raise InvalidInput("two-factor authentication is not on")
-    return mfa.regenerate_recovery_codes(db, actor.user_id)
+    return mfa.regenerate_recovery_codes(db, actor.user_id, org_id=actor.org_id)
 
 
 def reset_member_factor(db: Session, actor: Actor, user_id: int) -> None:
@@ -136,7 +137,7 @@ def reset_member_factor(db: Session, actor: Actor, user_id: int) -> None:
         raise NotFound("no such member")
     if member.role == Role.OWNER and actor.role != Role.OWNER:
         raise InvalidInput("only an owner can reset an owner's two-factor authentication")
-    if not mfa.reset_factor(db, user_id, actor_user_id=actor.user_id):
+    if not mfa.reset_factor(db, user_id, actor_user_id=actor.user_id, org_id=actor.org_id):
         raise InvalidInput("this member has no two-factor authentication to reset")
     end_member_sessions(db, actor, user_id)
 

@@ -19,32 +19,59 @@ import pkgutil
 import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from pkcrm_app.accounts import invitations, members, organisation_settings, profile, reviews, second_factor, sessions
-from pkcrm_app.accounts.models import AuthSession, MfaFactor, session_id_for
+from pkcrm_app.accounts import (
+    invitations,
+    members,
+    mfa,
+    organisation_deletion,
+    organisation_settings,
+    profile,
+    reviews,
+    second_factor,
+    sessions,
+)
+from pkcrm_app.accounts.mfa import code_at
+from pkcrm_app.accounts.models import AuthSession, Membership, MfaFactor, Organisation, session_id_for
+from pkcrm_app.accounts.onboarding_models import PasswordReset
 from pkcrm_app.accounts.permissions import ROLE_PERMISSIONS, Actor, Permission, Role
 from pkcrm_app.accounts.sso import oidc
 from pkcrm_app.accounts.sso import service as sso
 from pkcrm_app.audit import alerts, browse
 from pkcrm_app.core.crypto import MasterKeys
-from pkcrm_app.core.db import Database, set_database
+from pkcrm_app.core.db import Database, set_database, utcnow
 from pkcrm_app.core.errors import InvalidInput, NotFound, PermissionDenied, StepUpRequired
 from pkcrm_app.crm import service as crm
 from pkcrm_app.crm.models import Lead
 from pkcrm_app.inbox import service as inbox
+from pkcrm_app.routes import build_api
+from pkcrm_app.routes.auth import SESSION_COOKIE
+from pkcrm_app.routes.onboarding import INVITE_COOKIE, RESET_COOKIE, SIGNUP_COOKIE
+from pkcrm_app.routes.webhook import number_directory
 from pkcrm_app.settings import get_settings
 from tests.conftest import TEST_MASTER_KEY
 from tests.integration.conftest import empty_postgres
-from tests.support.world import (ROLES, Side, World, build_world, fingerprint, leaked, rolled_back, sqlite_savepoints,
-                                 text_of)
+from tests.support.world import (
+    PASSWORD,
+    ROLES,
+    TOTP_SECRET,
+    Side,
+    World,
+    build_world,
+    fingerprint,
+    is_live,
+    leaked,
+    rolled_back,
+    sqlite_savepoints,
+    text_of,
+)
 
 DOMAINS = ("accounts", "crm", "inbox", "audit", "whatsapp")
 REFUSALS = (NotFound, PermissionDenied, InvalidInput)
@@ -128,10 +155,15 @@ ACTIONS: dict[str, Action] = {
         SETTINGS, lambda db, a, s: organisation_settings.read_settings(db, a), shows=lambda s: s.org_name),
     "accounts.organisation_settings.update_settings": Action(
         SETTINGS, lambda db, a, s: organisation_settings.update_settings(db, a, _settings(s))),
+    "accounts.organisation_deletion.delete_organisation": Action(
+        Permission.ORGANISATION_DELETE,
+        lambda db, a, s: organisation_deletion.delete_organisation(db, a, confirm_name=s.org_name),
+        (lambda db, a, s: organisation_deletion.delete_organisation(db, a, confirm_name=s.org_name),),
+        step_up=True),
     "accounts.profile.change_password": Action(ANY_MEMBER, lambda db, a, s: profile.change_password(
-        db, a, current="correct horse battery", new="a brand new passphrase", current_token=s.tokens[me(a)])),
+        db, a, current=PASSWORD, new="a brand new passphrase", current_token=s.tokens[me(a)])),
     "accounts.profile.get_profile": Action(ANY_MEMBER, lambda db, a, s: profile.get_profile(db, a),
-                                           shows=lambda s: s.emails["agent"] if False else s.brand),
+                                           shows=lambda s: s.brand),
     "accounts.profile.update_profile": Action(ANY_MEMBER, lambda db, a, s: profile.update_profile(
         db, a, name="Renamed Person", phone="+92 300 1234567", language="ur", time_zone="Asia/Karachi")),
     "accounts.reviews.complete_review": Action(
@@ -139,7 +171,8 @@ ACTIONS: dict[str, Action] = {
         (lambda db, a, s: reviews.complete_review(db, a, s.decided_review_id),), shows=lambda s: s.emails["spare"]),
     "accounts.reviews.decide": Action(
         MEMBERS, lambda db, a, s: reviews.decide(db, a, s.review_id, s.users["spare"], "keep"),
-        (lambda db, a, s: reviews.decide(db, a, s.review_id, s.users["spare"], "keep"),),
+        (lambda db, a, s: reviews.decide(db, a, s.review_id, s.users["spare"], "keep"),
+         lambda db, a, s: reviews.decide(db, a, s.peer.review_id, s.users["spare"], "keep")),
         shows=lambda s: s.emails["spare"]),
     "accounts.reviews.get_review": Action(MEMBERS, lambda db, a, s: reviews.get_review(db, a, s.review_id),
                                           (lambda db, a, s: reviews.get_review(db, a, s.review_id),),
@@ -184,7 +217,8 @@ ACTIONS: dict[str, Action] = {
                                    shows=lambda s: f"{s.brand} deal own"),
     "crm.service.move_lead": Action(
         Permission.LEAD_MOVE, lambda db, a, s: crm.move_lead(db, a, s.leads["own"], s.stages[1]),
-        (lambda db, a, s: crm.move_lead(db, a, s.leads["unassigned"], s.stages[1]),)),
+        (lambda db, a, s: crm.move_lead(db, a, s.leads["unassigned"], s.stages[1]),
+         lambda db, a, s: crm.move_lead(db, a, s.peer.leads["own"], s.stages[1]))),
     "crm.service.visible_leads": Action(ANY_MEMBER, _visible, shows=lambda s: f"{s.brand} deal own"),
     "inbox.service.lead_thread": Action(
         Permission.CONVERSATION_VIEW, lambda db, a, s: inbox.lead_thread(db, a, s.leads["own"]),
@@ -202,3 +236,454 @@ ACTIONS: dict[str, Action] = {
     "audit.browse.list_events": Action(AUDIT, lambda db, a, s: browse.list_events(db, a, browse.AuditFilter()),
                                        shows=lambda s: s.invitation_email),
 }
+
+
+# The world, once per database; each test rolled back -----------------------------------------------------------
+
+@dataclass
+class Context:
+    database: Database
+    world: World
+    baseline: dict[str, Any] = field(default_factory=dict, repr=False)  # fingerprints of both sides as built
+
+    def snapshot(self, side: Side) -> list[Any]:
+        with self.database.session() as db:
+            return fingerprint(db, side)
+
+    def assert_foreign_untouched(self) -> None:
+        now, then = dict(self.snapshot(self.world.foreign)), dict(self.baseline["foreign"])
+        assert [table for table in then if now[table] != then[table]] == [], "the foreign organisation's rows changed"
+
+
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def built(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Context]:
+    """A migrated database of each kind holding the world; mails go to an outbox folder."""
+    instance = tmp_path_factory.mktemp("matrix")
+    if request.param == "postgres":
+        url = request.getfixturevalue("migrated_postgres_url")
+        empty_postgres(url)
+    else:
+        shutil.copyfile(request.getfixturevalue("migrated_sqlite_file"), instance / "matrix.db")
+        url = f"sqlite:///{instance / 'matrix.db'}"
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("PKCRM_INSTANCE_DIR", str(instance))
+        env.setenv("PKCRM_SMTP_HOST", "")
+        get_settings.cache_clear()
+        database = Database(url, MasterKeys.parse(TEST_MASTER_KEY))
+        if request.param == "sqlite":
+            sqlite_savepoints(database.engine)
+        set_database(database)
+        context = Context(database, build_world(database))
+        context.baseline = {"own": context.snapshot(context.world.own),
+                            "foreign": context.snapshot(context.world.foreign)}
+        yield context
+        set_database(None)
+        database.dispose()
+        if request.param == "postgres":
+            empty_postgres(url)
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def ctx(built: Context) -> Iterator[Context]:
+    set_database(built.database)
+    number_directory.cache_clear()
+    with rolled_back(built.database):
+        yield built
+    number_directory.cache_clear()
+
+
+# Service tests -------------------------------------------------------------------------------------------------
+
+def test_every_service_action_is_in_the_matrix() -> None:
+    """A new service action fails here until it has an entry in ACTIONS (its permission and its targets)."""
+    found = discovered_actions()
+    assert len(found) >= 42
+    assert sorted(found - set(ACTIONS)) == [], "service actions without a matrix entry"
+    assert sorted(set(ACTIONS) - found) == [], "matrix entries of actions that no longer exist"
+
+
+@pytest.mark.parametrize("role", ROLES, ids=[role.value for role in ROLES])
+@pytest.mark.parametrize("name", sorted(ACTIONS))
+def test_service_action_for_role(ctx: Context, name: str, role: Role) -> None:
+    """Allowed exactly when the role has the permission; never reaches the foreign organisation."""
+    action, own, foreign = ACTIONS[name], ctx.world.own, ctx.world.foreign
+    actor = own.actor(role, stepped_up=action.step_up)
+    allowed = action.needs is ANY_MEMBER or action.needs in ROLE_PERMISSIONS[role]
+    try:
+        with ctx.database.session() as db:
+            text = text_of(action.own(db, actor, own))
+    except PermissionDenied as denied:
+        assert not allowed, f"{role.value} was refused: {denied}"
+        assert not isinstance(denied, StepUpRequired), "refused for the missing factor, not the role"
+        assert leaked(str(denied), foreign) == []
+        assert ctx.snapshot(own) == ctx.baseline["own"], "a refused action changed something"
+    else:
+        assert allowed, f"{role.value} may not {action.needs} but was allowed"
+        assert leaked(text, foreign) == [], "the result shows the foreign organisation's data"
+        if action.shows is not None:
+            assert action.shows(own).lower() in text.lower(), "the result should show the own organisation's data"
+    before = ctx.snapshot(own)
+    for attempt in action.refused:
+        with pytest.raises(REFUSALS) as refused, ctx.database.session() as db:
+            leak = attempt(db, actor, foreign)
+            pytest.fail(f"reached another organisation's (or colleague's) data: {text_of(leak)[:200]}")
+        assert leaked(str(refused.value), foreign) == [], "the refusal names the foreign organisation's data"
+    assert ctx.snapshot(own) == before, "a refused attempt changed something"
+    ctx.assert_foreign_untouched()
+
+
+@pytest.mark.parametrize("name", sorted(name for name, action in ACTIONS.items() if action.step_up))
+def test_sensitive_action_needs_a_fresh_second_factor_even_for_the_owner(ctx: Context, name: str) -> None:
+    own = ctx.world.own
+    with pytest.raises(StepUpRequired), ctx.database.session() as db:
+        ACTIONS[name].own(db, own.actor(Role.OWNER, stepped_up=False), own)
+    assert ctx.snapshot(own) == ctx.baseline["own"]
+
+
+def test_agents_see_only_their_own_and_unassigned_leads(ctx: Context) -> None:
+    own = ctx.world.own
+    with ctx.database.session() as db:
+        for role in ROLES:
+            shown = {card.lead_id for column in crm.board(db, own.actor(role)) for card in column.cards}
+            mine = {own.leads["own"], own.leads["unassigned"]}
+            assert shown == (mine if role == Role.AGENT else set(own.leads.values())), role
+        agent, colleagues = own.actor(Role.AGENT), own.leads["colleague"]
+        for attempt in (lambda: crm.get_lead(db, agent, colleagues), lambda: inbox.lead_thread(db, agent, colleagues),
+                        lambda: crm.move_lead(db, agent, colleagues, own.stages[1]),
+                        lambda: inbox.mark_read(db, agent, colleagues)):
+            with pytest.raises(NotFound):
+                attempt()
+        assert crm.get_lead(db, own.actor(Role.MANAGER), colleagues).id == colleagues
+
+
+
+def _shared_session(db: Session, world: World) -> AuthSession:
+    return db.get_one(AuthSession, session_id_for(world.shared_tokens["own"]))
+
+
+# What the own organisation does to or with a person who also belongs to the foreign one. Left out on purpose:
+# their own password change, which signs them out of every organisation by design.
+SHARED: dict[str, Callable[[Session, World], object]] = {
+    "admin resets their second factor": lambda db, w: second_factor.reset_member_factor(
+        db, w.own.actor(Role.OWNER, stepped_up=True), w.shared_user_id),
+    "admin deactivates them": lambda db, w: members.set_member_active(
+        db, w.own.actor(Role.OWNER), w.shared_user_id, active=False),
+    "admin changes their role": lambda db, w: members.change_role(
+        db, w.own.actor(Role.OWNER, stepped_up=True), w.shared_user_id, Role.MANAGER),
+    "admin ends their sessions": lambda db, w: sessions.end_member_sessions(
+        db, w.own.actor(Role.OWNER), w.shared_user_id),
+    "they end their other sessions": lambda db, w: sessions.end_other_sessions(
+        db, w.shared_actor(), w.shared_tokens["own"]),
+    "they replace their recovery codes": lambda db, w: second_factor.new_recovery_codes(
+        db, w.shared_actor(stepped_up=True)),
+    "they turn off their second factor": lambda db, w: second_factor.turn_off_own_factor(
+        db, w.shared_actor(stepped_up=True)),
+    "they step up with a code": lambda db, w: second_factor.check_code(db, _shared_session(db, w),
+                                                                      code_at(TOTP_SECRET)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SHARED))
+def test_a_person_in_both_organisations_is_handled_in_each_separately(ctx: Context, name: str) -> None:
+    """Nothing of it reaches the foreign organisation: not its membership, sessions or audit log."""
+    with ctx.database.session() as db:
+        SHARED[name](db, ctx.world)
+    ctx.assert_foreign_untouched()
+    with ctx.database.session() as db:
+        assert is_live(db, ctx.world.shared_tokens["foreign"])
+
+# HTTP matrix ---------------------------------------------------------------------------------------------------
+
+WHO = ("anon", *(role.value for role in ROLES))
+# Routes anyone may call: their anonymous answer is their documented public behaviour, checked in their case.
+PUBLIC = {"/healthz", "/webhooks/whatsapp", "/auth/login", "/auth/mfa/verify", "/auth/sso/start", "/auth/sso/callback",
+          "/auth/signup", "/auth/signup/confirm", "/auth/signup/confirm/{token}", "/auth/invite/{token}",
+          "/auth/invite/accept", "/auth/forgot", "/auth/reset", "/auth/reset/{token}"}
+
+
+class Http:
+    """The routes, as one visitor: anonymous or signed in as the own organisation's member `who`."""
+
+    def __init__(self, client: TestClient, ctx: Context, who: str) -> None:
+        self.client, self.ctx, self.who = client, ctx, who
+        self.responses: list[Any] = []
+        self.role = None if who == "anon" else Role(who)
+
+    def sign_in(self, *, stepped_up: bool = True) -> None:
+        """Use the member's live session (made with new_session_row), its second factor fresh or not."""
+        self.client.cookies.clear()
+        if self.role is None:
+            return
+        token = self.ctx.world.own.tokens[self.who]
+        with self.ctx.database.session() as db:
+            db.execute(update(AuthSession).where(AuthSession.id == session_id_for(token))
+                       .values(mfa_verified_at=utcnow() if stepped_up else None, last_seen_at=utcnow()))
+        self.client.cookies.set(SESSION_COOKIE, token)
+
+    def can(self, permission: Permission | None) -> bool:
+        return self.role is not None and (permission is None or permission in ROLE_PERMISSIONS[self.role])
+
+    def get(self, path: str, **kwargs: Any) -> Any:
+        return self._keep(self.client.get(path, **kwargs))
+
+    def post(self, path: str, **kwargs: Any) -> Any:
+        return self._keep(self.client.post(path, **kwargs))
+
+    def _keep(self, response: Any) -> Any:
+        self.responses.append(response)
+        return response
+
+    def db(self) -> Any:
+        return self.ctx.database.session()
+
+    @property
+    def user_id(self) -> int:
+        return self.ctx.world.own.users[self.who]
+
+
+def to_login(response: Any) -> bool:
+    return response.status_code == 303 and response.headers["location"].startswith("/login")
+
+
+def refused(response: Any) -> bool:
+    return response.status_code in (401, 403) or to_login(response)
+
+
+def count(h: Http, model: Any) -> int:
+    with h.db() as db:
+        return len(db.scalars(select(model)).all())
+
+
+def r_healthz(h: Http) -> None:
+    assert h.get("/healthz").json() == {"ok": True}
+
+
+def r_webhook_verify(h: Http) -> None:
+    query = {"hub.mode": "subscribe", "hub.challenge": "4242"}
+    wrong = h.get("/webhooks/whatsapp", params={**query, "hub.verify_token": "not-ours"})
+    assert wrong.status_code == 403 and "4242" not in wrong.text
+    right = h.get("/webhooks/whatsapp", params={**query, "hub.verify_token": h.ctx.world.own.verify_token})
+    assert right.status_code == 200 and right.text == "4242"
+
+
+def r_webhook_receive(h: Http) -> None:
+    body = b'{"object": "whatsapp_business_account", "entry": []}'
+    assert h.post("/webhooks/whatsapp", content=body, headers={"content-type": "application/json"}).status_code == 401
+    forged = {"content-type": "application/json", "x-hub-signature-256": "sha256=" + "0" * 64}
+    assert h.post("/webhooks/whatsapp", content=body, headers=forged).status_code == 401
+
+
+def r_login(h: Http) -> None:
+    wrong = h.post("/auth/login", data={"email": h.ctx.world.own.emails["agent"], "password": "not the password"})
+    assert wrong.headers["location"] == "/login?error=1" and SESSION_COOKIE not in wrong.cookies
+    if h.role is None:  # the public behaviour, once: the right password opens a session that waits for the code
+        right = h.post("/auth/login", data={"email": h.ctx.world.own.emails["agent"], "password": PASSWORD})
+        assert right.headers["location"] == "/login/verify" and right.cookies.get(SESSION_COOKIE)
+
+
+def r_logout(h: Http) -> None:
+    response = h.post("/auth/logout")
+    assert to_login(response)
+    if h.role is not None:
+        with h.db() as db:
+            assert not is_live(db, h.ctx.world.own.tokens[h.who]), "logout must end the session"
+
+
+def r_mfa_verify(h: Http) -> None:
+    response = h.post("/auth/mfa/verify", data={"code": code_at(TOTP_SECRET)})
+    assert response.headers["location"] == "/login?error=mfa" and SESSION_COOKIE not in response.cookies
+
+
+def _drop_factor(h: Http) -> None:
+    with h.db() as db:
+        db.execute(delete(MfaFactor).where(MfaFactor.user_id == h.user_id))
+
+
+def r_mfa_qr(h: Http) -> None:
+    if h.role is None:
+        assert h.get("/auth/mfa/qr.svg").status_code == 403
+        return
+    assert h.get("/auth/mfa/qr.svg").status_code == 403, "a confirmed factor is reset before enrolling again"
+    _drop_factor(h)
+    response = h.get("/auth/mfa/qr.svg")
+    assert response.status_code == 200 and response.headers["content-type"].startswith("image/svg+xml")
+
+
+def r_mfa_enrol(h: Http) -> None:
+    if h.role is None:
+        assert h.post("/auth/mfa/enrol", data={"code": "123456"}).status_code == 401
+        return
+    assert h.post("/auth/mfa/enrol", data={"code": "123456"}).status_code == 400, "nothing is waiting for a code"
+    _drop_factor(h)
+    with h.db() as db:
+        secret = mfa.begin_enrolment(db, h.user_id).secret
+    response = h.post("/auth/mfa/enrol", data={"code": code_at(secret)})
+    assert response.status_code == 200 and len(response.json()["codes"]) == 10
+
+
+def r_recovery_codes(h: Http) -> None:
+    if h.role is None:
+        assert h.post("/auth/mfa/recovery-codes").status_code == 403
+        return
+    h.sign_in(stepped_up=False)
+    stale = h.post("/auth/mfa/recovery-codes")
+    assert stale.status_code == 403 and stale.json()["step_up"] is True
+    h.sign_in(stepped_up=True)
+    assert len(h.post("/auth/mfa/recovery-codes").json()["codes"]) == 10
+
+
+def r_step_up(h: Http) -> None:
+    if h.role is None:
+        assert h.post("/auth/step-up", data={"code": code_at(TOTP_SECRET)}).status_code == 401
+        return
+    assert h.post("/auth/step-up", data={"code": "not-a-code"}).status_code == 400
+    assert h.post("/auth/step-up", data={"code": code_at(TOTP_SECRET)}).json() == {"ok": True}
+
+
+def r_sso_start(h: Http) -> None:
+    response = h.get("/auth/sso/start", params={"org": "no-such-organisation"})
+    assert response.headers["location"] == "/login?error=sso" and "pkcrm_sso_state" not in response.cookies
+
+
+def r_sso_callback(h: Http) -> None:
+    response = h.get("/auth/sso/callback", params={"state": "forged", "code": "forged"})
+    assert response.headers["location"] == "/login?error=sso" and SESSION_COOKIE not in response.cookies
+
+
+def r_sso_save(h: Http) -> None:
+    """The settings form answers with a redirect: to the login page, an error message, or "saved"."""
+    response = h.post("/settings/sso/save", data={"action": "disable"})
+    with h.db() as db:
+        enabled = sso.get_settings(db, h.ctx.world.own.actor(Role.OWNER)).enabled
+    if h.role is None:
+        assert to_login(response) and enabled
+    elif h.can(Permission.INTEGRATIONS_MANAGE):
+        assert response.headers["location"] == "/settings/sso?done=disabled" and not enabled
+    else:
+        assert "error=" in response.headers["location"] and enabled
+
+
+def r_signup(h: Http) -> None:
+    orgs = count(h, Organisation)
+    response = h.post("/auth/signup", data={"email": f"founder-{h.who}@newco.test", "name": "Founder",
+                                            "org_name": "Newco", "password": "a long enough passphrase"})
+    assert response.headers["location"] == "/signup?sent=1" and count(h, Organisation) == orgs
+
+
+def r_signup_link(h: Http) -> None:
+    """The mailed link only keeps its token in a cookie (mail scanners prefetch links); the button confirms."""
+    response = h.get("/auth/signup/confirm/forged-token")
+    assert response.headers["location"] == "/signup/confirm" and response.cookies.get(SIGNUP_COOKIE) == "forged-token"
+
+
+def r_signup_confirm(h: Http) -> None:
+    orgs = count(h, Organisation)
+    h.client.cookies.set(SIGNUP_COOKIE, "forged-token")
+    response = h.post("/auth/signup/confirm")
+    assert response.headers["location"].startswith("/signup/confirm?error=") and SESSION_COOKIE not in response.cookies
+    assert count(h, Organisation) == orgs
+
+
+def r_invite_link(h: Http) -> None:
+    response = h.get("/auth/invite/forged-token")
+    assert response.headers["location"] == "/invite" and response.cookies.get(INVITE_COOKIE) == "forged-token"
+
+
+def r_invite_accept(h: Http) -> None:
+    joined = count(h, Membership)
+    h.client.cookies.set(INVITE_COOKIE, "forged-token")
+    response = h.post("/auth/invite/accept", data={"name": "Intruder", "password": "a long enough passphrase"})
+    assert response.headers["location"].startswith("/invite?error=") and SESSION_COOKIE not in response.cookies
+    assert count(h, Membership) == joined
+
+
+def r_forgot(h: Http) -> None:
+    response = h.post("/auth/forgot", data={"email": "nobody@nowhere.test"})
+    assert response.headers["location"] == "/forgot?sent=1" and count(h, PasswordReset) == 0
+
+
+def r_reset_link(h: Http) -> None:
+    response = h.get("/auth/reset/forged-token")
+    assert response.headers["location"] == "/reset" and response.cookies.get(RESET_COOKIE) == "forged-token"
+
+
+def r_reset(h: Http) -> None:
+    h.client.cookies.set(RESET_COOKIE, "forged-token")
+    response = h.post("/auth/reset", data={"password": "a long enough passphrase",
+                                           "password_again": "a long enough passphrase"})
+    assert response.headers["location"].startswith("/reset?error=") and SESSION_COOKIE not in response.cookies
+
+
+def r_password(h: Http) -> None:
+    response = h.post("/auth/password", data={"current_password": PASSWORD,
+                                              "new_password": "a long enough passphrase",
+                                              "new_password_again": "a long enough passphrase"})
+    if h.role is None:
+        assert to_login(response)
+    else:
+        assert response.headers["location"].startswith("/profile?done=password")
+
+
+def r_audit_export(h: Http) -> None:
+    response = h.get("/audit/export.csv")
+    if h.role is None:
+        assert response.status_code == 401
+    elif not h.can(Permission.AUDIT_VIEW):
+        assert response.status_code == 403 and "," not in response.text
+    else:
+        assert response.status_code == 200 and h.ctx.world.own.invitation_email in response.text
+        h.sign_in(stepped_up=False)
+        assert h.get("/audit/export.csv").status_code == 403, "an export needs a fresh second factor"
+
+
+ROUTES: dict[tuple[str, str], Callable[[Http], None]] = {
+    ("/webhooks/whatsapp", "GET"): r_webhook_verify,
+    ("/webhooks/whatsapp", "POST"): r_webhook_receive,
+    ("/auth/login", "POST"): r_login,
+    ("/auth/logout", "POST"): r_logout,
+    ("/auth/mfa/verify", "POST"): r_mfa_verify,
+    ("/auth/mfa/qr.svg", "GET"): r_mfa_qr,
+    ("/auth/mfa/enrol", "POST"): r_mfa_enrol,
+    ("/auth/mfa/recovery-codes", "POST"): r_recovery_codes,
+    ("/auth/step-up", "POST"): r_step_up,
+    ("/auth/sso/start", "GET"): r_sso_start,
+    ("/auth/sso/callback", "GET"): r_sso_callback,
+    ("/settings/sso/save", "POST"): r_sso_save,
+    ("/auth/signup", "POST"): r_signup,
+    ("/auth/signup/confirm", "POST"): r_signup_confirm,
+    ("/auth/signup/confirm/{token}", "GET"): r_signup_link,
+    ("/auth/invite/accept", "POST"): r_invite_accept,
+    ("/auth/invite/{token}", "GET"): r_invite_link,
+    ("/auth/forgot", "POST"): r_forgot,
+    ("/auth/reset", "POST"): r_reset,
+    ("/auth/reset/{token}", "GET"): r_reset_link,
+    ("/auth/password", "POST"): r_password,
+    ("/audit/export.csv", "GET"): r_audit_export,
+    ("/healthz", "GET"): r_healthz,
+}
+
+
+def test_every_route_is_in_the_matrix() -> None:
+    """A new route fails here until it has an entry in ROUTES (what it does for whom)."""
+    routes = {(route.path, method) for route in build_api().routes if isinstance(route, Route)
+              for method in (route.methods or set()) - {"HEAD"}}
+    assert sorted(routes - set(ROUTES)) == [], "routes without a matrix entry"
+    assert sorted(set(ROUTES) - routes) == [], "matrix entries of routes that no longer exist"
+
+
+@pytest.mark.parametrize("who", WHO)
+@pytest.mark.parametrize("route", sorted(ROUTES), ids=[f"{method} {path}" for path, method in sorted(ROUTES)])
+def test_route_for_visitor(ctx: Context, route: tuple[str, str], who: str) -> None:
+    """Refused without a session (public routes: their documented public answer), allowed or refused per the
+    permission when signed in, and no answer ever shows the foreign organisation's data."""
+    with TestClient(build_api(), base_url="http://testserver", follow_redirects=False) as client:
+        visitor = Http(client, ctx, who)
+        visitor.sign_in()
+        ROUTES[route](visitor)
+    for response in visitor.responses:
+        shown = response.text + " " + response.headers.get("location", "")
+        assert leaked(shown, ctx.world.foreign) == [], f"{response.request.url} shows foreign data"
+        if who == "anon" and route[0] not in PUBLIC:
+            assert refused(response), f"{route} answered {response.status_code} without a session"
+    ctx.assert_foreign_untouched()

@@ -41,6 +41,7 @@ from pkcrm_app.inbox.models import Conversation, Direction, Message, MessageStat
 from pkcrm_app.whatsapp.numbers import register_number
 
 PASSWORD = "correct horse battery"
+TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"  # every member's second factor (160 bits, base32)
 USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36"
 ROLES = (Role.OWNER, Role.ADMIN, Role.MANAGER, Role.AGENT)
 CAST: dict[str, Role] = {"owner": Role.OWNER, "admin": Role.ADMIN, "manager": Role.MANAGER, "agent": Role.AGENT,
@@ -80,6 +81,8 @@ class Side:
     alert_id: int = 0
     alert_message: str = ""
     issuer: str = ""
+    peer: Any = field(default=None, repr=False, compare=False)  # the other organisation's Side
+
 
     def actor(self, who: str | Role, *, stepped_up: bool = False) -> Actor:
         name = who.value if isinstance(who, Role) else who
@@ -96,6 +99,13 @@ class Side:
 class World:
     own: Side
     foreign: Side
+    # A person in both organisations (a member of the foreign one first): what the own organisation does to or
+    # with them must stay in the own organisation.
+    shared_user_id: int = 0
+    shared_tokens: dict[str, str] = field(default_factory=dict)  # "own" / "foreign" -> session cookie secret
+
+    def shared_actor(self, *, stepped_up: bool = False) -> Actor:
+        return Actor(user_id=self.shared_user_id, org_id=self.own.org_id, role=Role.AGENT, stepped_up=stepped_up)
 
 
 def _people(db: Session, side: Side) -> None:
@@ -107,7 +117,7 @@ def _people(db: Session, side: Side) -> None:
         db.flush()
         db.add(Membership(org_id=side.org_id, user_id=user.id, role=role, created_at=now))
         # Every member has a working second factor (own-factor actions need one) and a live, stepped-up session.
-        db.add(MfaFactor(user_id=user.id, secret="JBSWY3DPEHPK3PXP", confirmed_at=now, created_at=now))
+        db.add(MfaFactor(user_id=user.id, secret=TOTP_SECRET, confirmed_at=now, created_at=now))
         token, session = new_session_row(user_id=user.id, org_id=side.org_id, hours=12, ip="127.0.0.1",
                                           user_agent=USER_AGENT, screen="1280x800", language="en",
                                           mfa_state=MfaState.DONE)
@@ -193,7 +203,26 @@ def build_world(database: Database) -> World:
     """Both organisations, committed: "Acme" is the actors' own, "Globex" the foreign one."""
     with database.session() as db:
         world = World(own=_side(db, "Acme", "1001"), foreign=_side(db, "Globex", "2002"))
+        _shared_person(db, world)
+    world.own.peer, world.foreign.peer = world.foreign, world.own
     return world
+
+
+def _shared_person(db: Session, world: World) -> None:
+    now = utcnow()
+    user = User(email="dana@both.test", name="Dana Both", password_hash=password_hash(), created_at=now)
+    db.add(user)
+    db.flush()
+    db.add(MfaFactor(user_id=user.id, secret=TOTP_SECRET, confirmed_at=now, created_at=now))
+    world.shared_user_id = user.id
+    for label, side in (("foreign", world.foreign), ("own", world.own)):  # the foreign membership comes first
+        db.add(Membership(org_id=side.org_id, user_id=user.id, role=Role.AGENT, created_at=now))
+        db.flush()
+        token, session = new_session_row(user_id=user.id, org_id=side.org_id, hours=12, ip="127.0.0.1",
+                                          user_agent=USER_AGENT, screen="", language="en", mfa_state=MfaState.DONE)
+        db.add(session)
+        world.shared_tokens[label] = token
+    db.flush()
 
 
 def is_live(db: Session, token: str) -> bool:

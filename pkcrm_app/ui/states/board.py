@@ -53,7 +53,10 @@ class BoardState(SessionMixin, rx.State):
         actor = self.actor()
         if actor is None:
             return []
-        return await asyncio.to_thread(_load_columns, actor, self.cards_per_stage, self._tz)
+        try:
+            return await asyncio.to_thread(_load_columns, actor, self.cards_per_stage, self._tz)
+        except DomainError:  # e.g. the organisation was just deleted: the signed-out notice covers the page
+            return []
 
     @rx.var
     async def thread(self) -> ThreadPane:

@@ -99,5 +99,5 @@ class SettingsState(ActionPageMixin, rx.State):
                                   retry=("delete_named", [confirm_name]))
         if self._deleted:
             self._deleted = False
-            return rx.redirect("/login?error=deleted", is_external=True)
+            return rx.redirect("/login?error=deleted")
         return outcome
