@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from pkcrm_app.accounts.models import Organisation
@@ -84,15 +84,16 @@ def stages_of(db: Session, org_id: int, pipeline_id: int) -> list[Stage]:
     ))
 
 
-def visible_leads(db: Session, actor: Actor) -> ColumnElement[bool]:
+def visible_leads(db: Session, actor: Actor) -> ColumnElement[bool]:  # noqa: ARG001 (services take db first)
     """The leads the actor may see: the organisation's; for agents only their own and unassigned ones,
     unless the organisation lets agents see all."""
     in_org = Lead.org_id == actor.org_id
     if actor.can(Permission.LEADS_VIEW_ALL):
         return in_org
-    if db.scalar(select(Organisation.agents_see_all).where(Organisation.id == actor.org_id)):
-        return in_org
-    return in_org & or_(Lead.owner_user_id == actor.user_id, Lead.owner_user_id.is_(None))
+    # One round trip: the organisation's setting is read inside the same query.
+    agents_see_all = select(Organisation.agents_see_all).where(Organisation.id == actor.org_id).scalar_subquery()
+    return in_org & or_(agents_see_all.is_(true()), Lead.owner_user_id == actor.user_id,
+                        Lead.owner_user_id.is_(None))
 
 
 def board(db: Session, actor: Actor, *, cards_per_stage: int = 20) -> list[BoardColumn]:

@@ -198,7 +198,7 @@ ACTIONS: dict[str, Action] = {
     "accounts.sessions.end_session": Action(
         ANY_MEMBER, lambda db, a, s: sessions.end_session(db, a, s.handles[me(a)]),
         (lambda db, a, s: sessions.end_session(db, a, s.handles["owner"]),
-         lambda db, a, s: sessions.end_session(db, a, s.handles["spare"]))),
+         lambda db, a, s: sessions.end_session(db, a, s.peer.handles["spare"]))),  # a colleague's session
     "accounts.sessions.my_sessions": Action(ANY_MEMBER, lambda db, a, s: sessions.my_sessions(db, a, s.tokens[me(a)]),
                                             shows=lambda s: "Chrome"),
     "accounts.sso.service.check_discovery": Action(
@@ -298,7 +298,6 @@ def ctx(built: Context) -> Iterator[Context]:
 def test_every_service_action_is_in_the_matrix() -> None:
     """A new service action fails here until it has an entry in ACTIONS (its permission and its targets)."""
     found = discovered_actions()
-    assert len(found) >= 42
     assert sorted(found - set(ACTIONS)) == [], "service actions without a matrix entry"
     assert sorted(set(ACTIONS) - found) == [], "matrix entries of actions that no longer exist"
 
@@ -443,7 +442,7 @@ class Http:
 
 
 def to_login(response: Any) -> bool:
-    return response.status_code == 303 and response.headers["location"].startswith("/login")
+    return bool(response.status_code == 303 and response.headers["location"].startswith("/login"))
 
 
 def refused(response: Any) -> bool:
