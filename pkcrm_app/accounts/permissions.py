@@ -1,7 +1,7 @@
 """Roles, permissions and the Actor every service call is made as.
 
 The matrix below is the single source of truth: services call `actor.require(...)`, the README
-documents it, and tests/integration/test_permission_matrix.py runs every action for every role.
+documents it, and tests/integration/test_access_matrix.py runs every service action and HTTP route for every role.
 """
 
 from __future__ import annotations

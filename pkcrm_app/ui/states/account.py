@@ -65,12 +65,7 @@ class AccountState(ActionPageMixin, rx.State):
 
     @rx.event
     async def open_page(self):  # type: ignore[no-untyped-def]
-        redirect = await self._sign_in()
-        if redirect is not None:
-            return redirect
-        self.notice = ""
-        await self._reload()
-        return None
+        return await self._open()
 
     async def _reload(self) -> None:
         actor = self.actor()

@@ -92,12 +92,7 @@ class MembersState(ActionPageMixin, rx.State):
 
     @rx.event
     async def open_page(self):  # type: ignore[no-untyped-def]
-        redirect = await self._sign_in(needs=Permission.MEMBERS_MANAGE)
-        if redirect is not None:
-            return redirect
-        self.notice = ""
-        await self._reload()
-        return None
+        return await self._open(Permission.MEMBERS_MANAGE)
 
     async def _reload(self) -> None:
         actor = self.actor()

@@ -140,6 +140,15 @@ class ActionPageMixin(SessionMixin, mixin=True):
     async def _reload(self) -> None:
         """What the page re-reads after an action; pages override it."""
 
+    async def _open(self, needs: Permission | None = None) -> rx.event.EventSpec | None:
+        """on_load of such a page: signed in (with `needs`), a clean notice line, the page read."""
+        redirect = await self._sign_in(needs=needs)
+        if redirect is not None:
+            return redirect
+        self.notice = ""
+        await self._reload()
+        return None
+
     async def _act(
         self, work: Callable[[Actor], T], done: Callable[[T], str], *, retry: tuple[str, list[str | int]] | None = None
     ) -> rx.event.EventSpec | None:
