@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 from starlette.concurrency import run_in_threadpool
@@ -16,6 +18,7 @@ from pkcrm_app.core.errors import AuthenticationFailed, LoginThrottled
 from pkcrm_app.settings import get_settings
 
 log = logging.getLogger("pkcrm.auth")
+T = TypeVar("T")
 SESSION_COOKIE = "pkcrm_session"
 
 
@@ -25,6 +28,17 @@ def same_origin(request: Request) -> bool:
     if not origin or origin == "null":
         return origin is None
     return urlsplit(origin).netloc == request.headers.get("host", "")
+
+
+def cross_site_refused() -> Response:
+    """The answer to a state-changing POST whose Origin is another site."""
+    return PlainTextResponse("cross-site request refused", status_code=403)
+
+
+def with_database(work: Callable[..., T], *args: object) -> T:
+    """Run a service call in its own database session (routes call it in the thread pool)."""
+    with get_database().session() as db:
+        return work(db, *args)
 
 
 def follow(request: Request, url: str) -> Response:
@@ -56,7 +70,7 @@ def _attempt_login(
 
 async def login_route(request: Request) -> Response:
     if not same_origin(request):
-        return PlainTextResponse("cross-site request refused", status_code=403)
+        return cross_site_refused()
     form = await request.form()
     email, password = str(form.get("email") or ""), str(form.get("password") or "")
     try:
@@ -77,7 +91,7 @@ def _end_session(token: str | None, ip: str) -> None:
 
 async def logout_route(request: Request) -> Response:
     if not same_origin(request):
-        return PlainTextResponse("cross-site request refused", status_code=403)
+        return cross_site_refused()
     await run_in_threadpool(_end_session, request.cookies.get(SESSION_COOKIE), client_ip(request))
     response = follow(request, "/login")
     response.delete_cookie(SESSION_COOKIE, path="/")

@@ -4,8 +4,6 @@ recovery codes. Codes and secrets travel only over these requests, never through
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from typing import TypeVar
 
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -14,19 +12,19 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from pkcrm_app.accounts import mfa_login, second_factor
 from pkcrm_app.accounts.service import resolve_session
-from pkcrm_app.core.db import get_database
 from pkcrm_app.core.errors import AuthenticationFailed, DomainError, StepUpRequired
-from pkcrm_app.routes.auth import SESSION_COOKIE, client_ip, follow, same_origin, start_session
+from pkcrm_app.routes.auth import (
+    SESSION_COOKIE,
+    client_ip,
+    cross_site_refused,
+    follow,
+    same_origin,
+    start_session,
+    with_database,
+)
 
 log = logging.getLogger("pkcrm.auth")
-T = TypeVar("T")
 NO_STORE = {"Cache-Control": "no-store"}
-
-
-def _with_db(work: Callable[..., T], *args: object) -> T:
-    """Run a service call in its own database session (called in the thread pool)."""
-    with get_database().session() as db:
-        return work(db, *args)
 
 
 async def _form_code(request: Request) -> str:
@@ -36,10 +34,10 @@ async def _form_code(request: Request) -> str:
 async def verify_login_code(request: Request) -> Response:
     """POST /auth/mfa/verify: the code step of a login; success opens the session under a new cookie."""
     if not same_origin(request):
-        return PlainTextResponse("cross-site request refused", status_code=403)
+        return cross_site_refused()
     code = await _form_code(request)
     try:
-        opened = await run_in_threadpool(_with_db, mfa_login.finish_with_code, request.cookies.get(SESSION_COOKIE),
+        opened = await run_in_threadpool(with_database, mfa_login.finish_with_code, request.cookies.get(SESSION_COOKIE),
                                          code)
     except AuthenticationFailed as failure:
         log.info("second factor refused for a login from %s: %s", client_ip(request), failure)
@@ -71,7 +69,7 @@ def _compose_svg(qr_data_uri: str, *key_lines: str) -> str:
 async def enrolment_qr(request: Request) -> Response:
     """GET /auth/mfa/qr.svg: a fresh secret as a QR code (and typed key) for the user behind the cookie."""
     try:
-        svg = await run_in_threadpool(_with_db, _qr_with_key, request.cookies.get(SESSION_COOKIE))
+        svg = await run_in_threadpool(with_database, _qr_with_key, request.cookies.get(SESSION_COOKIE))
     except DomainError as exc:
         return PlainTextResponse(str(exc), status_code=403)
     return Response(svg, media_type="image/svg+xml", headers=NO_STORE)
@@ -80,10 +78,10 @@ async def enrolment_qr(request: Request) -> Response:
 async def confirm_enrolment(request: Request) -> Response:
     """POST /auth/mfa/enrol: the first code switches the factor on; the answer carries the recovery codes."""
     if not same_origin(request):
-        return PlainTextResponse("cross-site request refused", status_code=403)
+        return cross_site_refused()
     code = await _form_code(request)
     try:
-        codes, opened = await run_in_threadpool(_with_db, mfa_login.confirm_enrolment,
+        codes, opened = await run_in_threadpool(with_database, mfa_login.confirm_enrolment,
                                                 request.cookies.get(SESSION_COOKIE), code)
     except AuthenticationFailed as exc:
         return JSONResponse({"error": str(exc), "next": "/login"}, status_code=401, headers=NO_STORE)
@@ -100,10 +98,10 @@ async def confirm_enrolment(request: Request) -> Response:
 async def step_up(request: Request) -> Response:
     """POST /auth/step-up: a fresh code opens the few-minute window for sensitive actions."""
     if not same_origin(request):
-        return PlainTextResponse("cross-site request refused", status_code=403)
+        return cross_site_refused()
     code = await _form_code(request)
     try:
-        await run_in_threadpool(_with_db, mfa_login.step_up, request.cookies.get(SESSION_COOKIE), code)
+        await run_in_threadpool(with_database, mfa_login.step_up, request.cookies.get(SESSION_COOKIE), code)
     except AuthenticationFailed as exc:
         return JSONResponse({"ok": False, "error": str(exc), "next": "/login"}, status_code=401)
     except DomainError as exc:
@@ -123,9 +121,9 @@ def _new_codes(db: Session, token: str | None) -> list[str]:
 async def replace_recovery_codes(request: Request) -> Response:
     """POST /auth/mfa/recovery-codes: ten new recovery codes (step-up), shown once."""
     if not same_origin(request):
-        return PlainTextResponse("cross-site request refused", status_code=403)
+        return cross_site_refused()
     try:
-        codes = await run_in_threadpool(_with_db, _new_codes, request.cookies.get(SESSION_COOKIE))
+        codes = await run_in_threadpool(with_database, _new_codes, request.cookies.get(SESSION_COOKIE))
     except DomainError as exc:
         return JSONResponse({"error": str(exc), "step_up": isinstance(exc, StepUpRequired)}, status_code=403,
                             headers=NO_STORE)

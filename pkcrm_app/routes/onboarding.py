@@ -7,22 +7,27 @@ state; the page's POST reads it back from the cookie."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from typing import TypeVar
 from urllib.parse import urlencode
 
 from sqlalchemy.orm import Session
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
 
 from pkcrm_app.accounts import invitations, profile, recovery, service, signup
 from pkcrm_app.accounts.models import Membership, User
-from pkcrm_app.core.db import get_database
 from pkcrm_app.core.errors import DomainError
 from pkcrm_app.core.mail import MailError
-from pkcrm_app.routes.auth import SESSION_COOKIE, client_ip, follow, same_origin, start_session
+from pkcrm_app.routes.auth import (
+    SESSION_COOKIE,
+    client_ip,
+    cross_site_refused,
+    follow,
+    same_origin,
+    start_session,
+    with_database,
+)
 from pkcrm_app.settings import get_settings
 
 log = logging.getLogger("pkcrm.onboarding")
@@ -31,20 +36,10 @@ INVITE_COOKIE = "pkcrm_invite"
 RESET_COOKIE = "pkcrm_reset"
 LINK_COOKIE_SECONDS = 30 * 60
 MAIL_FAILED = "We could not send the email just now. Try again in a few minutes."
-T = TypeVar("T")
-
-
-def _run(work: Callable[[Session], T]) -> T:
-    with get_database().session() as db:
-        return work(db)
 
 
 def _with_message(path: str, **query: str) -> str:
     return f"{path}?{urlencode(query)}"
-
-
-def _refused() -> Response:
-    return PlainTextResponse("cross-site request refused", status_code=403)
 
 
 def _form_text(form: object, name: str) -> str:
@@ -75,10 +70,10 @@ def _link_cookie(path: str, cookie: str, token: str) -> Response:
 async def signup_route(request: Request) -> Response:
     """Ask for a sign-up: the same "check your email" answer for new and already registered emails."""
     if not same_origin(request):
-        return _refused()
+        return cross_site_refused()
     form = await request.form()
     try:
-        await run_in_threadpool(_run, lambda db: signup.request_sign_up(
+        await run_in_threadpool(with_database, lambda db: signup.request_sign_up(
             db, email=_form_text(form, "email"), name=_form_text(form, "name"), org_name=_form_text(form, "org_name"),
             password=_form_text(form, "password"), ip=client_ip(request), device=request.headers.get("user-agent", "")))
     except MailError:
@@ -97,7 +92,7 @@ async def signup_link_route(request: Request) -> Response:
 async def confirm_signup_route(request: Request) -> Response:
     """The confirmation page's button: create the organisation of the link in the cookie and sign its owner in."""
     if not same_origin(request):
-        return _refused()
+        return cross_site_refused()
     form = await request.form()
     token = request.cookies.get(SIGNUP_COOKIE)
 
@@ -106,7 +101,7 @@ async def confirm_signup_route(request: Request) -> Response:
         return _open(db, request, done.user, done.membership, "sign-up", form)
 
     try:
-        opened = await run_in_threadpool(_run, confirm)
+        opened = await run_in_threadpool(with_database, confirm)
     except DomainError as exc:
         return follow(request, _with_message("/signup/confirm", error=str(exc)))
     response = start_session(request, opened)
@@ -123,7 +118,7 @@ async def invite_link_route(request: Request) -> Response:
 async def accept_invite_route(request: Request) -> Response:
     """Accept the invitation in the cookie: join (new or existing account) and open a session."""
     if not same_origin(request):
-        return _refused()
+        return cross_site_refused()
     form = await request.form()
     token = request.cookies.get(INVITE_COOKIE)
 
@@ -133,7 +128,7 @@ async def accept_invite_route(request: Request) -> Response:
         return _open(db, request, joined.user, joined.membership, "invitation", form)
 
     try:
-        opened = await run_in_threadpool(_run, accept)
+        opened = await run_in_threadpool(with_database, accept)
     except DomainError as exc:
         return follow(request, _with_message("/invite", error=str(exc)))
     response = start_session(request, opened)
@@ -146,10 +141,10 @@ async def accept_invite_route(request: Request) -> Response:
 async def forgot_route(request: Request) -> Response:
     """Ask for a reset link: always the same answer; the mail (if any) goes out after the answer."""
     if not same_origin(request):
-        return _refused()
+        return cross_site_refused()
     form = await request.form()
     email = _form_text(form, "email")
-    mail = await run_in_threadpool(_run, lambda db: recovery.request_password_reset(
+    mail = await run_in_threadpool(with_database, lambda db: recovery.request_password_reset(
         db, email, ip=client_ip(request), device=request.headers.get("user-agent", "")))
     response = follow(request, "/forgot?sent=1")
     response.background = BackgroundTask(recovery.deliver_quietly, mail)
@@ -163,7 +158,7 @@ async def reset_link_route(request: Request) -> Response:
 async def reset_route(request: Request) -> Response:
     """Set a new password with the link in the cookie; every old session ends and a new one opens here."""
     if not same_origin(request):
-        return _refused()
+        return cross_site_refused()
     form = await request.form()
     password = _form_text(form, "password")
     if password != _form_text(form, "password_again"):
@@ -176,7 +171,7 @@ async def reset_route(request: Request) -> Response:
         return None if done.membership is None else _open(db, request, done.user, done.membership, "reset", form)
 
     try:
-        opened = await run_in_threadpool(_run, reset)
+        opened = await run_in_threadpool(with_database, reset)
     except DomainError as exc:
         return follow(request, _with_message("/reset", error=str(exc)))
     response = follow(request, "/login") if opened is None else start_session(request, opened)
@@ -187,7 +182,7 @@ async def reset_route(request: Request) -> Response:
 async def change_password_route(request: Request) -> Response:
     """A signed-in user changes their password; their other sessions end, this one stays."""
     if not same_origin(request):
-        return _refused()
+        return cross_site_refused()
     form = await request.form()
     token = request.cookies.get(SESSION_COOKIE)
     new = _form_text(form, "new_password")
@@ -203,7 +198,7 @@ async def change_password_route(request: Request) -> Response:
                                        device=request.headers.get("user-agent", ""))
 
     try:
-        ended = await run_in_threadpool(_run, change)
+        ended = await run_in_threadpool(with_database, change)
     except DomainError as exc:
         return follow(request, _with_message("/profile", error=str(exc)))
     if ended is None:

@@ -11,14 +11,21 @@ from urllib.parse import quote
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
 
 from pkcrm_app.accounts import service as accounts
 from pkcrm_app.accounts.sso import login as sso_login
 from pkcrm_app.accounts.sso import service as sso_service
 from pkcrm_app.core.db import get_database
 from pkcrm_app.core.errors import DomainError
-from pkcrm_app.routes.auth import SESSION_COOKIE, client_ip, follow, same_origin, start_session
+from pkcrm_app.routes.auth import (
+    SESSION_COOKIE,
+    client_ip,
+    cross_site_refused,
+    follow,
+    same_origin,
+    start_session,
+)
 from pkcrm_app.settings import get_settings
 
 log = logging.getLogger("pkcrm.sso")
@@ -94,7 +101,7 @@ def _save(token: str | None, form: dict[str, str], ip: str, device: str) -> str:
 
 async def settings_route(request: Request) -> Response:
     if not same_origin(request):
-        return PlainTextResponse("cross-site request refused", status_code=403)
+        return cross_site_refused()
     form = {key: str(value) for key, value in (await request.form()).items() if isinstance(value, str)}
     next_url = await run_in_threadpool(_save, request.cookies.get(SESSION_COOKIE), form, client_ip(request),
                                        request.headers.get("user-agent", ""))
