@@ -54,6 +54,35 @@ def cmd_simulate(args: argparse.Namespace) -> None:
     print(f"{landed}/{args.count} messages accepted by {args.url}")
 
 
+def cmd_send_outbox(args: argparse.Namespace) -> None:
+    import threading
+    import time
+
+    from pkcrm_app.whatsapp.sender import Sender
+
+    sender = Sender(get_database(), batch_size=args.batch, rate_share=args.rate_share)
+    if args.once:
+        while True:
+            if sender.run_once():
+                continue
+            if not sender.pending():
+                break
+            time.sleep(0.1)
+        print(f"outbox drained: {sender.sent_count} messages sent", flush=True)
+        return
+    print("outbox sender running (Ctrl-C to stop)", flush=True)
+    try:
+        sender.run_forever(threading.Event())
+    except KeyboardInterrupt:
+        sender.close()
+
+
+def cmd_cloud_simulator(args: argparse.Namespace) -> None:
+    from pkcrm_app.whatsapp.cloud_simulator.serve import serve
+
+    serve(get_database(), host=args.host, port=args.port, webhook=args.webhook, rate_per_second=args.rate)
+
+
 def cmd_rotate_data_key(_args: argparse.Namespace) -> None:
     print("new active data key", get_database().keyring.rotate_data_key()[:8] + "…")
 
@@ -93,6 +122,17 @@ def main(argv: list[str] | None = None) -> None:
     sim.add_argument("--count", type=int, default=20)
     sim.add_argument("--interval", type=float, default=3.0)
     sim.set_defaults(func=cmd_simulate)
+    outbox = sub.add_parser("send-outbox", help="deliver queued WhatsApp messages (the sender task, standalone)")
+    outbox.add_argument("--once", action="store_true", help="stop when every queued message is finished")
+    outbox.add_argument("--batch", type=int, default=50)
+    outbox.add_argument("--rate-share", type=int, default=1, help="workers sharing each number's rate limit")
+    outbox.set_defaults(func=cmd_send_outbox)
+    cloud = sub.add_parser("cloud-simulator", help="run a local WhatsApp Cloud API for the connected numbers")
+    cloud.add_argument("--host", default="127.0.0.1")
+    cloud.add_argument("--port", type=int, default=8765)
+    cloud.add_argument("--webhook", default="http://127.0.0.1:3000/webhooks/whatsapp")
+    cloud.add_argument("--rate", type=float, default=80.0, help="messages/s per number before 130429 (0: off)")
+    cloud.set_defaults(func=cmd_cloud_simulator)
     sub.add_parser("rotate-data-key", help="start a new data key").set_defaults(func=cmd_rotate_data_key)
     sub.add_parser("rewrap-keys", help="re-wrap data keys under the first master key").set_defaults(
         func=cmd_rewrap_keys)

@@ -37,6 +37,17 @@ class Settings:
     smtp_starttls: bool = field(default_factory=lambda: _env("PKCRM_SMTP_STARTTLS", "1") == "1")
     mail_from: str = field(default_factory=lambda: _env("PKCRM_MAIL_FROM", "PK WhatsApp CRM <no-reply@localhost>"))
     public_url: str = field(default_factory=lambda: _env("PKCRM_PUBLIC_URL", "http://localhost:3000").rstrip("/"))
+    # WhatsApp Cloud API: production points at Meta; the demo and tests at the local simulator.
+    whatsapp_api_base: str = field(
+        default_factory=lambda: _env("PKCRM_WHATSAPP_API_BASE", "https://graph.facebook.com").rstrip("/"))
+    whatsapp_api_version: str = field(default_factory=lambda: _env("PKCRM_WHATSAPP_API_VERSION", "v21.0"))
+    # Outbox sender: sends per second per number (Meta's default), lease of one attempt, wait for a receipt.
+    whatsapp_messages_per_second: float = field(
+        default_factory=lambda: float(_env("PKCRM_WHATSAPP_MESSAGES_PER_SECOND", "80")))
+    outbox_lease_seconds: float = field(default_factory=lambda: float(_env("PKCRM_OUTBOX_LEASE_SECONDS", "60")))
+    outbox_reconcile_seconds: float = field(
+        default_factory=lambda: float(_env("PKCRM_OUTBOX_RECONCILE_SECONDS", "600")))
+    outbox_in_app: bool = field(default_factory=lambda: _env("PKCRM_OUTBOX_IN_APP", "1") == "1")
 
     @property
     def sqlalchemy_url(self) -> str:

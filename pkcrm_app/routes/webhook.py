@@ -7,6 +7,7 @@ import logging
 from collections import defaultdict
 from functools import lru_cache
 
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -14,7 +15,9 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from pkcrm_app.core.db import get_database
 from pkcrm_app.settings import get_settings
 from pkcrm_app.whatsapp.ingest import ingest
+from pkcrm_app.whatsapp.media_jobs import download_now
 from pkcrm_app.whatsapp.numbers import NumberDirectory
+from pkcrm_app.whatsapp.receipts import reconcile as reconcile_receipts
 from pkcrm_app.whatsapp.webhook import ChangeBatch, WebhookFormatError, parse_envelope, signature_matches
 
 log = logging.getLogger("pkcrm.webhook")
@@ -80,9 +83,18 @@ async def receive_webhook(request: Request) -> Response:
         for reason in batch.skipped:
             log.warning("webhook item skipped for %s: %s", batch.phone_number_id, reason)
         by_org[number.org_id].append(batch)
+    if any(batch.statuses for batch in batches):  # receipts naming our outbox keys, before statuses apply
+        def org_of(phone: str) -> int | None:
+            found = directory.by_phone_number_id(phone)
+            return found.org_id if found is not None and found.app_secret in matched else None
+        await run_in_threadpool(reconcile_receipts, get_database(), json.loads(body), org_of)
     stored = duplicates = statuses = 0
+    media: list[int] = []
     for org_id, org_batches in by_org.items():
         report = await run_in_threadpool(ingest, get_database(), org_id, org_batches)
         stored, duplicates = stored + report.stored, duplicates + report.duplicates
         statuses += report.statuses_applied
-    return JSONResponse({"stored": stored, "duplicates": duplicates, "statuses": statuses})
+        media += report.media_pending
+    # Media files are fetched after the answer has gone (Meta wants a quick 200), with their own retries.
+    background = BackgroundTask(download_now, get_database(), media) if media else None
+    return JSONResponse({"stored": stored, "duplicates": duplicates, "statuses": statuses}, background=background)

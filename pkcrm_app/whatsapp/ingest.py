@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy import update as update_rows
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -21,9 +22,9 @@ from sqlalchemy.orm import Session
 
 from pkcrm_app.core.db import Database, utcnow
 from pkcrm_app.core.events import DomainEvent, emit_on_commit
-from pkcrm_app.crm.models import Contact
+from pkcrm_app.crm.models import Contact, Lead
 from pkcrm_app.crm.service import open_leads_for_contacts
-from pkcrm_app.inbox.models import Conversation, Direction, Message, MessageStatus
+from pkcrm_app.inbox.models import Conversation, Direction, MediaState, Message, MessageMedia, MessageStatus
 from pkcrm_app.inbox.service import render_text
 from pkcrm_app.whatsapp.webhook import STATUS_RANK, ChangeBatch, InboundMessage, StatusUpdate
 
@@ -38,8 +39,17 @@ class IngestReport:
     duplicates: int = 0
     statuses_applied: int = 0
     statuses_ignored: int = 0
+    failed: int = 0  # messages that could not be stored (logged); the rest of their delivery is kept
     new_leads: list[int] = field(default_factory=list)
     conversations: set[int] = field(default_factory=set)
+    media_pending: list[int] = field(default_factory=list)  # message ids whose file is fetched after the answer
+
+    def add(self, other: IngestReport) -> None:
+        for name in ("stored", "duplicates", "statuses_applied", "statuses_ignored", "failed"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.new_leads += other.new_leads
+        self.conversations |= other.conversations
+        self.media_pending += other.media_pending
 
 
 class LostRace(RuntimeError):
@@ -62,7 +72,8 @@ def _contacts(db: Session, org_id: int, messages: list[InboundMessage], report: 
     found = {c.wa_id: c for c in db.scalars(by_sender)}
     names = {m.sender_id: m.sender_name for m in messages if m.sender_name}
     created = _insert_missing(db, Contact, ("org_id", "wa_id"), [
-        {"org_id": org_id, "wa_id": s, "phone_e164": f"+{s}" if s.isdigit() else None, "name": names.get(s, ""),
+        {"org_id": org_id, "wa_id": s, "phone_e164": f"+{s}" if s.isdigit() and len(s) <= 15 else None,
+         "name": names.get(s, ""),
          "created_at": utcnow()}
         for s in senders if s not in found
     ])
@@ -92,7 +103,46 @@ def _conversations(db: Session, org_id: int, contact_ids: list[int]) -> dict[int
     return found
 
 
-def store_inbound(db: Session, org_id: int, messages: list[InboundMessage], report: IngestReport) -> None:
+def _message_row(org_id: int, conversation_id: int, message: InboundMessage) -> Message:
+    kind = message.kind
+    content = {**kind.content, "referral": kind.referral} if kind.referral else kind.content
+    return Message(
+        org_id=org_id, conversation_id=conversation_id, wa_message_id=message.wa_message_id,
+        direction=Direction.INBOUND, type=message.type, body=message.text, raw_payload=message.raw,
+        status=MessageStatus.RECEIVED, sent_at=message.timestamp, content=content or None,
+        context_wamid=kind.context_wamid, reacts_to=kind.reacts_to, forwarded=kind.forwarded or None,
+    )
+
+
+def _media_rows(db: Session, org_id: int, rows: list[tuple[Message, InboundMessage]], numbers: dict[str, str],
+                report: IngestReport) -> None:
+    """A pending media row per file-carrying message: the download runs after the webhook has answered."""
+    media = [(stored, m) for stored, m in rows if m.kind.media is not None]
+    if not media:
+        return
+    db.flush()  # message ids
+    for stored, message in media:
+        ref = message.kind.media
+        assert ref is not None
+        db.add(MessageMedia(message_id=stored.id, org_id=org_id, phone_number_id=numbers.get(message.wa_message_id, ""),
+                            media_id=ref.media_id, kind=message.type[:16], mime_type=ref.mime_type,
+                            sha256=ref.sha256, state=MediaState.PENDING, reason="", attempts=0,
+                            next_attempt_at=utcnow()))
+        report.media_pending.append(stored.id)
+
+
+def _record_referrals(db: Session, org_id: int, contacts: dict[str, Contact], messages: list[InboundMessage]) -> None:
+    """A click-to-WhatsApp ad or post becomes the source of the customer's leads that have no other source."""
+    for message in messages:
+        if message.kind.referral:
+            kind = message.kind.referral.get("source_type", "")
+            source = f"whatsapp {kind if kind in ('ad', 'post') else 'ad or post'}"
+            db.execute(update_rows(Lead).where(Lead.org_id == org_id, Lead.contact_id == contacts[message.sender_id].id,
+                                          Lead.source == "whatsapp").values(source=source))
+
+
+def store_inbound(db: Session, org_id: int, messages: list[InboundMessage], report: IngestReport,
+                  numbers: dict[str, str] | None = None) -> None:
     """Store each new inbound message once, opening contact, lead and conversation as needed."""
     known = set(db.scalars(select(Message.wa_message_id).where(
         Message.org_id == org_id, Message.wa_message_id.in_({m.wa_message_id for m in messages}))))
@@ -107,14 +157,12 @@ def store_inbound(db: Session, org_id: int, messages: list[InboundMessage], repo
     ordered = sorted(fresh.values(), key=lambda m: (m.sender_id, m.timestamp, m.wa_message_id))
     contacts = _contacts(db, org_id, ordered, report)
     conversations = _conversations(db, org_id, [contacts[m.sender_id].id for m in ordered])
+    rows = []
     for message in ordered:
         conversation = conversations[contacts[message.sender_id].id]
-        stored = Message(
-            org_id=org_id, conversation_id=conversation.id, wa_message_id=message.wa_message_id,
-            direction=Direction.INBOUND, type=message.type, body=message.text, raw_payload=message.raw,
-            status=MessageStatus.RECEIVED, sent_at=message.timestamp,
-        )
+        stored = _message_row(org_id, conversation.id, message)
         db.add(stored)
+        rows.append((stored, message))
         if conversation.last_message_at is None or message.timestamp >= conversation.last_message_at:
             conversation.last_message_at = message.timestamp
             conversation.last_message_preview = render_text(stored)[0][:PREVIEW_CHARS]
@@ -123,6 +171,8 @@ def store_inbound(db: Session, org_id: int, messages: list[InboundMessage], repo
         conversation.unread_count += 1
         report.stored += 1
         report.conversations.add(conversation.id)
+    _media_rows(db, org_id, rows, numbers or {}, report)
+    _record_referrals(db, org_id, contacts, ordered)
 
 
 def apply_statuses(db: Session, org_id: int, updates: list[StatusUpdate], report: IngestReport) -> None:
@@ -156,7 +206,8 @@ def _ingest_once(db: Session, org_id: int, batches: list[ChangeBatch]) -> Ingest
     messages = [m for batch in batches for m in batch.messages]
     statuses = [s for batch in batches for s in batch.statuses]
     if messages:
-        store_inbound(db, org_id, messages, report)
+        numbers = {m.wa_message_id: batch.phone_number_id for batch in batches for m in batch.messages}
+        store_inbound(db, org_id, messages, report, numbers)
         db.flush()
     if statuses:
         apply_statuses(db, org_id, statuses, report)
@@ -176,7 +227,33 @@ def _is_transient(exc: Exception) -> bool:
 
 
 def ingest(database: Database, org_id: int, batches: list[ChangeBatch]) -> IngestReport:
-    """Store the batches of one organisation in one transaction, retrying it after a lost race."""
+    """Store the batches of one organisation in one transaction; when that fails for good, store each item
+    on its own, so one bad message never loses the others of its delivery (the bad one is logged)."""
+    try:
+        return _ingest_retrying(database, org_id, batches)
+    except Exception:
+        items = _one_item_batches(batches)
+        if len(items) <= 1:
+            raise
+        log.exception("webhook delivery of %d items failed as a whole; storing them one by one", len(items))
+    report = IngestReport()
+    for item in items:
+        try:
+            report.add(_ingest_retrying(database, org_id, [item]))
+        except Exception:
+            what = item.messages[0].wa_message_id if item.messages else item.statuses[0].wa_message_id
+            log.exception("webhook item %s could not be stored", what)
+            report.failed += 1
+    return report
+
+
+def _one_item_batches(batches: list[ChangeBatch]) -> list[ChangeBatch]:
+    return [ChangeBatch(phone_number_id=b.phone_number_id, messages=[m]) for b in batches for m in b.messages] + [
+        ChangeBatch(phone_number_id=b.phone_number_id, statuses=[s]) for b in batches for s in b.statuses]
+
+
+def _ingest_retrying(database: Database, org_id: int, batches: list[ChangeBatch]) -> IngestReport:
+    """One transaction, retried after a lost race."""
     for attempt in range(1, ATTEMPTS + 1):
         try:
             with database.session() as db:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, String
+from sqlalchemy import DateTime, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from pkcrm_app.core.crypto import EncryptedText
@@ -22,3 +22,7 @@ class WhatsAppNumber(Base):
     verify_token: Mapped[str] = mapped_column(EncryptedText)
     access_token: Mapped[str | None] = mapped_column(EncryptedText, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    business_account_id: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    # Sends per second for this number (Meta: 80 by default, 20 with the Business app, up to 1000); None: setting.
+    messages_per_second: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)

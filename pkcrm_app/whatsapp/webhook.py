@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from pkcrm_app.whatsapp.inbound_types import Extracted, extract
+
 log = logging.getLogger(__name__)
 
 STATUS_RANK = {"pending": 0, "sent": 1, "delivered": 2, "read": 3, "played": 4}
@@ -27,6 +29,7 @@ class InboundMessage:
     text: str | None
     timestamp: datetime
     raw: dict[str, Any]
+    kind: Extracted = field(default_factory=Extracted)
 
 
 @dataclass(frozen=True)
@@ -81,12 +84,15 @@ def _parse_message(raw: dict[str, Any], names: dict[str, str], fallback_sender: 
     sender = raw.get("from") or raw.get("user_id") or fallback_sender
     if not isinstance(sender, str) or not sender:
         raise WebhookFormatError(f"message {wa_message_id} has no sender")
-    msg_type = raw["type"] if isinstance(raw.get("type"), str) and raw["type"] else "unknown"
-    text = _dict(raw.get("text")).get("body") if msg_type == "text" else None
+    msg_type = raw["type"][:32] if isinstance(raw.get("type"), str) and raw["type"] else "unknown"
+    try:
+        kind = extract(msg_type, raw)
+    except Exception:  # a bug in one extractor must not lose the message: it is kept with its raw payload
+        log.exception("message %s of type %s could not be read in detail", wa_message_id, msg_type)
+        kind = Extracted()
     return InboundMessage(
-        wa_message_id=wa_message_id, sender_id=sender, sender_name=names.get(sender, ""),
-        type=msg_type, text=text if isinstance(text, str) else None,
-        timestamp=_timestamp(raw.get("timestamp")), raw=raw,
+        wa_message_id=wa_message_id[:200], sender_id=sender[:64], sender_name=names.get(sender, ""),
+        type=msg_type, text=kind.text, timestamp=_timestamp(raw.get("timestamp")), raw=raw, kind=kind,
     )
 
 
@@ -110,7 +116,7 @@ def _parse_change(value: dict[str, Any]) -> ChangeBatch | None:
         name = _dict(contact.get("profile")).get("name")
         for key in ("wa_id", "user_id"):
             if isinstance(contact.get(key), str) and isinstance(name, str):
-                names[contact[key]] = name
+                names[contact[key]] = name[:200]
     lone_sender = ""
     if len(contacts) == 1:
         lone_sender = str(contacts[0].get("wa_id") or contacts[0].get("user_id") or "")
@@ -128,7 +134,7 @@ def _parse_change(value: dict[str, Any]) -> ChangeBatch | None:
 
 
 def parse_envelope(payload: Any) -> list[ChangeBatch]:
-    """Every `messages` change of a webhook body; other fields are ignored, bad items skipped."""
+    """Every `messages` change of a webhook body; other fields are acknowledged and logged, bad items skipped."""
     if not isinstance(payload, dict) or payload.get("object") != "whatsapp_business_account":
         raise WebhookFormatError("not a whatsapp_business_account webhook")
     batches: list[ChangeBatch] = []
@@ -136,6 +142,7 @@ def parse_envelope(payload: Any) -> list[ChangeBatch]:
         for change in _list(_dict(entry).get("changes")):
             change = _dict(change)
             if change.get("field") != "messages":
+                log.info("webhook field %r acknowledged, nothing stored", str(change.get("field"))[:64])
                 continue
             batch = _parse_change(_dict(change.get("value")))
             if batch is not None:

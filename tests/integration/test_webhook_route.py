@@ -14,7 +14,7 @@ from pkcrm_app.inbox.models import Conversation, Message
 from pkcrm_app.inbox.service import lead_thread
 from pkcrm_app.settings import get_settings
 from tests.support.data import make_org
-from tests.support.webhooks import WEBHOOK_URL, change, envelope, image_message, post_signed, text_message
+from tests.support.webhooks import WEBHOOK_URL, change, envelope, post_signed, text_message
 
 CUSTOMER = "923001234567"
 
@@ -141,12 +141,14 @@ def test_second_message_from_same_contact_adds_no_lead(api, database, orgs) -> N
 
 def test_unsupported_type_is_kept_with_raw_payload(api, database) -> None:
     acme = make_org(database, "initech", "3003", {"agent": Role.AGENT})
-    image = image_message("wamid.img", CUSTOMER)
-    response = post_signed(api, envelope(change(acme.phone_number_id, messages=[image])), acme.app_secret)
+    poll = {"from": CUSTOMER, "id": "wamid.poll", "timestamp": "1700000000", "type": "unsupported",
+            "unsupported": {"type": "poll"}, "errors": [{"code": 131051, "title": "Message type unknown"}]}
+    response = post_signed(api, envelope(change(acme.phone_number_id, messages=[poll])), acme.app_secret)
     assert response.status_code == 200
     [message] = stored_messages(database, acme.org_id)
-    assert (message.type, message.body, message.raw_payload) == ("image", None, image)
+    assert (message.type, message.body, message.raw_payload) == ("unsupported", None, poll)
     with database.session() as db:
         lead_id = db.scalars(select(Lead.id).where(Lead.org_id == acme.org_id)).one()
         thread = lead_thread(db, acme.actor("agent"), lead_id)
-    assert [(m.text, m.supported) for m in thread.messages] == [("unsupported type image", False)]
+    assert [(m.text, m.supported) for m in thread.messages] == [("Unsupported message (poll): Message type unknown",
+                                                                  False)]

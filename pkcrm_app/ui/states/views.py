@@ -52,6 +52,15 @@ class MessageRow:
     ticks: str = ""
     tick_color: str = "gray"
     error: str = ""
+    kind: str = "text"  # per-type parts of the bubble (see inbox.service.MessageView)
+    quote: str = ""
+    forwarded: str = ""
+    reactions: str = ""
+    referral: str = ""
+    map_url: str = ""
+    media_url: str = ""
+    media_note: str = ""
+    file_label: str = ""
 
 
 @dataclass
@@ -102,7 +111,10 @@ def thread_pane(thread: ThreadView, tz: str) -> ThreadPane:
         ticks, color = ("", "gray") if m.direction == Direction.INBOUND else TICKS.get(m.status, ("", "gray"))
         rows.append(MessageRow(message_id=m.message_id, inbound=m.direction == Direction.INBOUND, text=m.text,
                                supported=m.supported, when=short_time(m.sent_at, tz), ticks=ticks,
-                               tick_color=color, error=m.error))
+                               tick_color=color, error=m.error, kind=m.kind, quote=m.quote,
+                               forwarded=m.forwarded, reactions=m.reactions, referral=m.referral,
+                               map_url=m.map_url, media_url=m.media_url, media_note=m.media_note,
+                               file_label=m.file_label))
     return ThreadPane(lead_id=thread.lead_id, contact_name=thread.contact_name, phone=thread.phone,
                       stage_id=str(thread.stage_id), stage_name=thread.stage_name,
                       earlier=max(0, thread.total_messages - len(rows)), messages=rows)

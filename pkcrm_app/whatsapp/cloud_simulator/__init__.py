@@ -1,0 +1,1 @@
+"""A local WhatsApp Cloud API: send, media, templates, numbers; plays customers through signed webhooks."""
