@@ -12,7 +12,7 @@ from pkcrm_app.core.crypto import DataKey
 from pkcrm_app.core.db import Base
 from pkcrm_app.crm.models import Contact, Lead, LeadStageChange, Pipeline, Stage
 from pkcrm_app.inbox.models import Conversation, Message
-from pkcrm_app.whatsapp import outbox_models, template_models  # noqa: F401  (outbox, templates)
+from pkcrm_app.whatsapp import import_models, outbox_models, template_models  # noqa: F401  (imports, outbox, templates)
 from pkcrm_app.whatsapp.models import WhatsAppNumber
 
 __all__ = [

@@ -12,6 +12,8 @@ from pkcrm_app.routes.media import media_route
 from pkcrm_app.routes.mfa import confirm_enrolment, enrolment_qr, replace_recovery_codes, step_up, verify_login_code
 from pkcrm_app.routes.sso import callback_route, settings_route, start_route
 from pkcrm_app.routes.webhook import receive_webhook, verify_webhook
+from pkcrm_app.routes.whatsapp_settings import save_route as whatsapp_save_route
+from pkcrm_app.routes.whatsapp_settings import upload_route as whatsapp_upload_route
 
 
 async def health(_request: Request) -> JSONResponse:
@@ -43,5 +45,7 @@ def build_api() -> Starlette:
         Route("/auth/password", onboarding.change_password_route, methods=["POST"]),
         Route("/audit/export.csv", export_audit, methods=["GET"]),
         Route("/media/{message_id}", media_route, methods=["GET"]),
+        Route("/settings/whatsapp/save", whatsapp_save_route, methods=["POST"]),
+        Route("/messages/media", whatsapp_upload_route, methods=["POST"]),
         Route("/healthz", health, methods=["GET"]),
     ])

@@ -11,7 +11,7 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -44,13 +44,14 @@ def write_encrypted(database: Database, path: Path, data: bytes) -> None:
     os.replace(draft, path)
 
 
-def _claim(database: Database, message_id: int) -> bool:
-    """Take the pending download if it is due and nobody else holds it."""
+def _claim(database: Database, message_id: int, waited_until: datetime | None = None) -> bool:
+    """Take the pending download if it is due (or is the back-off we just waited out) and nobody else holds it."""
     now = utcnow()
+    due_by = max(now, waited_until) if waited_until else now
     with database.session() as db:
         result = db.execute(update(MessageMedia).where(
             MessageMedia.message_id == message_id, MessageMedia.state == MediaState.PENDING,
-            (MessageMedia.next_attempt_at.is_(None)) | (MessageMedia.next_attempt_at <= now),
+            (MessageMedia.next_attempt_at.is_(None)) | (MessageMedia.next_attempt_at <= due_by),
         ).values(next_attempt_at=now + LEASE, attempts=MessageMedia.attempts + 1))
         return bool(getattr(result, "rowcount", 0))
 
@@ -75,9 +76,10 @@ def _finish(database: Database, message_id: int, *, error: MediaError | None = N
         return media.state
 
 
-def download_one(database: Database, message_id: int, client: httpx.Client) -> MediaState | None:
+def download_one(database: Database, message_id: int, client: httpx.Client,
+                 waited_until: datetime | None = None) -> MediaState | None:
     """One attempt at one file; None when it is not due or someone else holds it."""
-    if not _claim(database, message_id):
+    if not _claim(database, message_id, waited_until):
         return None
     settings = get_settings()
     with database.session() as db:
@@ -115,7 +117,7 @@ def download_now(database: Database, message_ids: list[int], *, client: httpx.Cl
                 with database.session() as db:
                     due = db.get_one(MessageMedia, message_id).next_attempt_at or utcnow()
                 sleep(max(0.0, (due - utcnow()).total_seconds()))
-                state = download_one(database, message_id, client)
+                state = download_one(database, message_id, client, waited_until=due)
             outcome[message_id] = state
     finally:
         if own:

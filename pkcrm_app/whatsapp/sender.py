@@ -39,12 +39,14 @@ from pkcrm_app.whatsapp.webhook import STATUS_RANK
 log = logging.getLogger("pkcrm.outbox")
 MAX_ATTEMPTS = 8
 BACKOFF_BASE, BACKOFF_CAP = 1.0, 300.0
+MARGIN = 1.01
 LONG_BACKOFF = {131048: 3600.0, 131049: 6 * 3600.0}  # spam restriction, Meta chose not to deliver
 CRASH_AFTER_SEND = "PKCRM_OUTBOX_TEST_CRASH_AFTER_SEND"  # tests: SIGKILL self after the Nth send, before recording
 
 
 class RateLimiter:
-    """At most `rate` sends per second per number: each send takes the next 1/rate slot (no bursts)."""
+    """At most `rate` sends per second per number: each send takes the next slot, 1/rate apart plus a 1 % margin
+    for network jitter (no bursts), so no one-second window at WhatsApp's side holds more than `rate`."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep):
         self.clock, self.sleep = clock, sleep
@@ -55,7 +57,7 @@ class RateLimiter:
         with self._lock:
             now = self.clock()
             slot = max(now, self._next.get(key, now))
-            self._next[key] = slot + 1.0 / rate
+            self._next[key] = slot + MARGIN / rate
         if slot > now:
             self.sleep(slot - now)
 

@@ -46,16 +46,19 @@ from pkcrm_app.accounts.sso import oidc
 from pkcrm_app.accounts.sso import service as sso
 from pkcrm_app.audit import alerts, browse
 from pkcrm_app.core.crypto import MasterKeys
-from pkcrm_app.core.db import Database, set_database, utcnow
+from pkcrm_app.core.db import Database, get_database, set_database, utcnow
 from pkcrm_app.core.errors import InvalidInput, NotFound, PermissionDenied, StepUpRequired
 from pkcrm_app.crm import service as crm
 from pkcrm_app.crm.models import Lead
 from pkcrm_app.inbox import service as inbox
+from pkcrm_app.inbox.models import MediaState, Message, MessageMedia
 from pkcrm_app.routes import build_api
 from pkcrm_app.routes.auth import SESSION_COOKIE
 from pkcrm_app.routes.onboarding import INVITE_COOKIE, RESET_COOKIE, SIGNUP_COOKIE
 from pkcrm_app.routes.webhook import number_directory
 from pkcrm_app.settings import get_settings
+from pkcrm_app.whatsapp import media_access
+from pkcrm_app.whatsapp.media_jobs import media_path, write_encrypted
 from tests.conftest import TEST_MASTER_KEY
 from tests.integration.conftest import empty_postgres
 from tests.support.world import (
@@ -130,6 +133,21 @@ def _export(db: Session, actor: Actor, _side: Side) -> str:
 
 def _visible(db: Session, actor: Actor, _side: Side) -> list[str]:
     return [f"{lead.id} {lead.title}" for lead in db.scalars(select(Lead).where(crm.visible_leads(db, actor)))]
+
+
+def _message_id(db: Session, side: Side, label: str = "own") -> int:
+    return int(db.scalars(select(Message.id).where(Message.wa_message_id == f"wamid.{side.slug}.{label}")).one())
+
+
+def _stored_media(db: Session, side: Side) -> int:
+    """A stored photo on the side's "own" lead's message (its row goes with the test's rollback)."""
+    message_id = _message_id(db, side)
+    db.add(MessageMedia(message_id=message_id, org_id=side.org_id, phone_number_id=side.phone_number_id,
+                        media_id="MEDIA", kind="image", mime_type="image/jpeg", sha256="", size=20,
+                        state=MediaState.STORED, reason="", attempts=1))
+    db.flush()
+    write_encrypted(get_database(), media_path(side.org_id, message_id), f"photo of {side.brand}".encode())
+    return message_id
 
 
 MEMBERS, SETTINGS, INTEGRATIONS, AUDIT = (Permission.MEMBERS_MANAGE, Permission.SETTINGS_MANAGE,
@@ -223,6 +241,11 @@ ACTIONS: dict[str, Action] = {
     "inbox.service.lead_thread": Action(
         Permission.CONVERSATION_VIEW, lambda db, a, s: inbox.lead_thread(db, a, s.leads["own"]),
         (lambda db, a, s: inbox.lead_thread(db, a, s.leads["own"]),), shows=lambda s: f"Hello {s.brand}"),
+    "whatsapp.media_access.open_media": Action(
+        Permission.CONVERSATION_VIEW,
+        lambda db, a, s: media_access.open_media(db, a, _stored_media(db, s)).data.decode(),
+        (lambda db, a, s: media_access.open_media(db, a, _stored_media(db, s)),),
+        shows=lambda s: f"photo of {s.brand}"),
     "inbox.service.mark_read": Action(Permission.CONVERSATION_VIEW,
                                       lambda db, a, s: inbox.mark_read(db, a, s.leads["own"]),
                                       (lambda db, a, s: inbox.mark_read(db, a, s.leads["own"]),)),
@@ -636,6 +659,15 @@ def r_audit_export(h: Http) -> None:
         assert h.get("/audit/export.csv").status_code == 403, "an export needs a fresh second factor"
 
 
+def r_media(h: Http) -> None:
+    """Files only for members who see the conversation; nothing of another organisation (404)."""
+    with h.db() as db:
+        foreign, own = _message_id(db, h.ctx.world.foreign), _message_id(db, h.ctx.world.own)
+    for message_id in (foreign, own):  # neither has a stored file: nothing to serve
+        response = h.get(f"/media/{message_id}")
+        assert response.status_code == (401 if h.role is None else 404)
+
+
 ROUTES: dict[tuple[str, str], Callable[[Http], None]] = {
     ("/webhooks/whatsapp", "GET"): r_webhook_verify,
     ("/webhooks/whatsapp", "POST"): r_webhook_receive,
@@ -659,6 +691,7 @@ ROUTES: dict[tuple[str, str], Callable[[Http], None]] = {
     ("/auth/reset/{token}", "GET"): r_reset_link,
     ("/auth/password", "POST"): r_password,
     ("/audit/export.csv", "GET"): r_audit_export,
+    ("/media/{message_id}", "GET"): r_media,
     ("/healthz", "GET"): r_healthz,
 }
 

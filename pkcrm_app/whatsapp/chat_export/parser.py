@@ -1,0 +1,184 @@
+"""Second pass: turn the lines of an export into messages, one at a time (a generator; nothing is kept).
+
+Per line the work is one precompiled regex match; dates are cached per distinct date text, so a
+million-line file costs little more than reading it. A message's continuation lines are joined with
+newlines; a runaway message is cut at MAX_TEXT characters so memory stays bounded.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from pkcrm_app.whatsapp.chat_export.formats import (
+    HEADER,
+    LEADING_MARKS,
+    ExportFormat,
+    date_under,
+    meridiem_is_pm,
+    split_author,
+)
+
+MAX_TEXT = 65_536  # characters kept of one message
+
+
+class Kind(enum.StrEnum):
+    TEXT = "text"
+    MEDIA = "media"  # a file: attached (in a .zip) or omitted from the export
+    SYSTEM = "system"  # encryption notice, "X added Y", subject changes...: no author
+    EMPTY = "empty"  # 'Name:.' : a message whose body the export left out (disappearing)
+    DELETED = "deleted"  # "This message was deleted"
+
+
+@dataclass(slots=True, frozen=True)
+class ChatMessage:
+    timestamp: datetime  # as written in the file (the exporting phone's local time)
+    author: str | None
+    text: str
+    kind: Kind
+    attachment: str | None = None  # the file name inside the .zip, when the line names one
+    media_type: str = ""  # "image", "video", "audio", "sticker", "document" or "" when unknown
+
+
+_ATTACHED = re.compile(r"<attached: (?P<name>[^>]+)>")
+_FILE_ATTACHED = re.compile(r"(?P<name>\S.*?\.\w{1,5}) \((?:file attached|Datei angehängt|archivo adjunto|"
+                            r"fichier joint|arquivo anexado|bestand bijgevoegd|file allegato)\)")
+_OMITTED_ENDS = (">", "omitted", "weggelassen", "omitido", "omitida", "omis", "oculto", "oculta", "weggelaten")
+_OMITTED = re.compile(
+    r"<(?:Media omitted|Medien ausgeschlossen|Multimedia omitido|Médias omis|Mídia oculta|Media weggelaten|"
+    r"Media omessi|Archivo omitido|Media tidak disertakan)>|"
+    r"(?P<what>image|video|audio|sticker|GIF|document|Contact card|Kontaktkarte|Bild|Video|Audio|Sticker|"
+    r"Dokument|imagen|vídeo|audio|documento|imagem|afbeelding) (?:omitted|weggelassen|omitido|omitida|omis|"
+    r"oculto|oculta|weggelaten)|"
+    r"(?P<doc>\S.*) • \d+ (?:page|pages|Seite|Seiten|páginas?) (?:document )?omitted"
+)
+_SYSTEM = re.compile(
+    r"Messages and calls are end-to-end encrypted|Messages to this group are now secured|"
+    r"Nachrichten und Anrufe sind Ende-zu-Ende-verschlüsselt|Los mensajes y las llamadas están cifrados|"
+    r".* (?:added|removed|left|joined using this group's invite link|created (?:group|this group)|"
+    r"changed the subject|changed this group's (?:icon|settings)|changed the group description|"
+    r"deleted this group's icon|changed their phone number|changed to \+|security code (?:with .* )?changed|"
+    r"turned (?:on|off) disappearing messages|hinzugefügt|entfernt|hat die Gruppe verlassen|"
+    r"hat den Betreff|añadió|salió|cambió el asunto)\b.*|"
+    r"You (?:were added|added|removed|left|created|changed|joined|turned|blocked|unblocked)\b.*|"
+    r"Missed (?:voice|video) call|Waiting for this message.*|This chat is with a business account.*",
+    re.DOTALL,
+)
+_DELETED = frozenset({"This message was deleted", "You deleted this message", "Diese Nachricht wurde gelöscht.",
+                      "Se eliminó este mensaje.", "Este mensaje fue eliminado"})
+_WHAT = {"image": "image", "bild": "image", "imagen": "image", "imagem": "image", "afbeelding": "image",
+         "gif": "video", "video": "video", "vídeo": "video", "audio": "audio", "sticker": "sticker"}
+_EXTENSIONS = {
+    "jpg": "image", "jpeg": "image", "png": "image", "heic": "image", "gif": "image",
+    "webp": "sticker", "mp4": "video", "3gp": "video", "mov": "video",
+    "opus": "audio", "ogg": "audio", "m4a": "audio", "mp3": "audio", "aac": "audio", "amr": "audio",
+}
+
+
+def media_type_of(filename: str) -> str:
+    """The message kind a file name suggests: image, video, audio, sticker, or document."""
+    return _EXTENSIONS.get(filename.rpartition(".")[2].lower(), "document")
+
+
+def classify(author: str | None, text: str) -> tuple[Kind, str | None, str]:
+    """(kind, attached file name, media type) of a message's body."""
+    if len(text) > 300:
+        return (Kind.TEXT if author is not None else Kind.SYSTEM), None, ""
+    first = text.split("\n", 1)[0].strip(LEADING_MARKS + " ") if "\n" in text else text.strip(LEADING_MARKS + " ")
+    if first.endswith(_OMITTED_ENDS):
+        attached = _ATTACHED.search(first) if first.endswith(">") else None
+        if attached:
+            name = attached["name"].strip()
+            return Kind.MEDIA, name, media_type_of(name)
+        omitted = _OMITTED.fullmatch(first)
+        if omitted:
+            what = omitted["what"]
+            kind = _WHAT.get(what.lower(), "document") if what else ("document" if omitted["doc"] else "")
+            return Kind.MEDIA, None, kind
+    elif first.endswith(")"):
+        attached = _FILE_ATTACHED.fullmatch(first)
+        if attached:
+            name = attached["name"].strip()
+            return Kind.MEDIA, name, media_type_of(name)
+    if author is None:
+        return Kind.SYSTEM, None, ""
+    if first in _DELETED:
+        return Kind.DELETED, None, ""
+    if text.startswith("\u200e") and _SYSTEM.match(first):  # iOS marks system lines in a group with U+200E
+        return Kind.SYSTEM, None, ""
+    return Kind.TEXT, None, ""
+
+
+def _clock(hour: int, minute: int, second: int, word: str | None) -> tuple[int, int, int] | None:
+    """24-hour time of a header, or None when impossible ('13:37 p.m.' is 13:37, as WhatsApp wrote it)."""
+    if word and hour <= 12:
+        pm = meridiem_is_pm(word)
+        if pm is True and hour < 12:
+            hour += 12
+        elif pm is False and hour == 12:
+            hour = 0
+    if hour > 23 or minute > 59 or second > 59:
+        return None
+    return hour, minute, second
+
+
+def _finish(stamp: datetime, author: str | None, first: str, more: list[str] | None) -> ChatMessage:
+    text = first if not more else "\n".join([first, *more])
+    if not text and author is not None:
+        return ChatMessage(stamp, author, text, Kind.EMPTY)
+    kind, attachment, media_type = classify(author, text)
+    return ChatMessage(stamp, author, text, kind, attachment, media_type)
+
+
+def parse(lines: Iterable[str], fmt: ExportFormat) -> Iterator[ChatMessage]:
+    """The messages of the file, in file order. A line that looks like a header but holds an impossible date
+    or time is kept as text of the message before it."""
+    match = HEADER.match
+    order = fmt.order
+    days: dict[str, date | None] = {}
+    marks = LEADING_MARKS
+    stamp: datetime | None = None
+    author: str | None = None
+    first = ""
+    more: list[str] | None = None
+    size = 0
+    for raw in lines:
+        line = raw.rstrip("\r\n")
+        if line and line[0] in marks:
+            line = line.lstrip(marks)
+        found = match(line)
+        if found is not None:
+            date_text, a, _sep, b, c, h, m, s, word, _close = found.groups()
+            day = days.get(date_text, False)
+            if day is False:
+                day = date_under(order, a, b, c)
+                if len(days) < 100_000:
+                    days[date_text] = day
+            hms = _clock(int(h), int(m), int(s) if s else 0, word) if day is not None else None
+            if hms is not None:
+                if stamp is not None:
+                    yield _finish(stamp, author, first, more)
+                stamp = datetime(day.year, day.month, day.day, *hms)  # type: ignore[union-attr]
+                rest = line[found.end():]
+                i = rest.find(": ")
+                if i > 0:
+                    author, first = rest[:i], rest[i + 2:MAX_TEXT + i + 2]
+                else:
+                    author, first = split_author(rest)
+                    first = first[:MAX_TEXT]
+                more, size = None, len(first)
+                continue
+        if stamp is None:
+            continue
+        if size < MAX_TEXT:
+            piece = line[: MAX_TEXT - size]
+            size += len(piece) + 1
+            if more is None:
+                more = [piece]
+            else:
+                more.append(piece)
+    if stamp is not None:
+        yield _finish(stamp, author, first, more)
