@@ -31,8 +31,13 @@ run: $(VENV)/.runtime
 	@echo ""
 	@echo "  PK WhatsApp CRM: open http://localhost:3000 and sign in with a demo login above."
 	@echo "  Live customer messages: in another shell run  make simulate"
+	@echo "  Replies go to the local WhatsApp Cloud API simulator (log: instance/cloud-simulator.log)"
+	@echo "  unless PKCRM_WHATSAPP_API_BASE names another API."
 	@echo ""
-	$(BIN)/reflex run --env prod
+	@if [ -z "$$PKCRM_WHATSAPP_API_BASE" ]; then \
+	  mkdir -p instance; $(BIN)/python -m pkcrm_app.cli cloud-simulator --port 8765 > instance/cloud-simulator.log 2>&1 & \
+	  export PKCRM_WHATSAPP_API_BASE=http://127.0.0.1:8765; \
+	fi; $(BIN)/reflex run --env prod
 
 simulate: $(VENV)/.runtime
 	$(BIN)/python -m pkcrm_app.cli simulate

@@ -78,7 +78,7 @@ def cmd_send_outbox(args: argparse.Namespace) -> None:
 
 
 def cmd_cloud_simulator(args: argparse.Namespace) -> None:
-    from pkcrm_app.whatsapp.cloud_simulator.serve import serve
+    from pkcrm_app.cloud_simulator.serve import serve
 
     serve(get_database(), host=args.host, port=args.port, webhook=args.webhook, rate_per_second=args.rate)
 

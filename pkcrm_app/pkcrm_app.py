@@ -4,10 +4,12 @@ import reflex as rx
 
 from pkcrm_app.live import bridge
 from pkcrm_app.routes import build_api
+from pkcrm_app.routes.chat_import import resume_imports
 from pkcrm_app.ui.pages.account import account_page
 from pkcrm_app.ui.pages.alerts import alerts_page
 from pkcrm_app.ui.pages.audit import audit_page
 from pkcrm_app.ui.pages.board import board_page
+from pkcrm_app.ui.pages.chat_import import import_page
 from pkcrm_app.ui.pages.login import LoginPageState, login_page
 from pkcrm_app.ui.pages.members import members_page
 from pkcrm_app.ui.pages.mfa import mfa_setup_page, verify_code_page
@@ -16,10 +18,12 @@ from pkcrm_app.ui.pages.profile import profile_page
 from pkcrm_app.ui.pages.reviews import reviews_page
 from pkcrm_app.ui.pages.settings import settings_page
 from pkcrm_app.ui.pages.sso import sso_page
+from pkcrm_app.ui.pages.whatsapp_settings import whatsapp_settings_page
 from pkcrm_app.ui.states.account import AccountState
 from pkcrm_app.ui.states.alerts import AlertsState
 from pkcrm_app.ui.states.audit import AuditState
 from pkcrm_app.ui.states.board import BoardState
+from pkcrm_app.ui.states.chat_import import ChatImportState
 from pkcrm_app.ui.states.members import MembersState
 from pkcrm_app.ui.states.mfa import MfaSetupState, VerifyCodeState
 from pkcrm_app.ui.states.onboarding import (
@@ -33,6 +37,8 @@ from pkcrm_app.ui.states.profile import ProfileState
 from pkcrm_app.ui.states.reviews import ReviewsState
 from pkcrm_app.ui.states.settings import SettingsState
 from pkcrm_app.ui.states.sso import SsoState
+from pkcrm_app.ui.states.whatsapp_settings import WhatsAppState
+from pkcrm_app.whatsapp import sender_task
 
 app = rx.App(api_transformer=build_api())
 app.add_page(login_page, route="/login", title="Sign in · PK WhatsApp CRM",
@@ -49,6 +55,8 @@ app.add_page(mfa_setup_page, route="/mfa/setup", title="Set up two-factor · PK 
              on_load=MfaSetupState.open_page)
 app.add_page(settings_page, route="/settings", title="Settings · PK WhatsApp CRM", on_load=SettingsState.open_page)
 app.add_page(sso_page, route="/settings/sso", title="Single sign-on · PK WhatsApp CRM", on_load=SsoState.open_page)
+app.add_page(whatsapp_settings_page, route="/settings/whatsapp", title="WhatsApp · PK WhatsApp CRM",
+             on_load=WhatsAppState.open_page)
 app.add_page(reviews_page, route="/reviews", title="Access reviews · PK WhatsApp CRM", on_load=ReviewsState.open_page)
 app.add_page(alerts_page, route="/alerts", title="Security alerts · PK WhatsApp CRM", on_load=AlertsState.open_page)
 app.add_page(signup_page, route="/signup", title="Create an organisation · PK WhatsApp CRM",
@@ -60,4 +68,8 @@ app.add_page(forgot_page, route="/forgot", title="Forgot password · PK WhatsApp
 app.add_page(reset_page, route="/reset", title="New password · PK WhatsApp CRM", on_load=ResetPageState.open_page)
 app.add_page(invite_page, route="/invite", title="Invitation · PK WhatsApp CRM", on_load=InvitePageState.open_page)
 app.add_page(profile_page, route="/profile", title="Your profile · PK WhatsApp CRM", on_load=ProfileState.open_page)
+app.add_page(import_page, route="/import", title="Import chats · PK WhatsApp CRM",
+             on_load=ChatImportState.open_page)
+app.register_lifespan_task(resume_imports)
 bridge.install(app)
+app.register_lifespan_task(sender_task.run_in_app)  # the WhatsApp outbox sender

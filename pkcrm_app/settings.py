@@ -29,6 +29,9 @@ class Settings:
     webhook_max_bytes: int = field(
         default_factory=lambda: int(_env("PKCRM_WEBHOOK_MAX_BYTES", str(1024 * 1024)))
     )
+    # Largest chat export (.txt or .zip) one upload may carry; streamed to disk, never held in memory.
+    import_max_bytes: int = field(
+        default_factory=lambda: int(_env("PKCRM_IMPORT_MAX_BYTES", str(200 * 1024 * 1024))))
     # Outgoing mail (invitations, sign-up confirmations, password resets); no host: .eml files in instance/outbox/.
     smtp_host: str = field(default_factory=lambda: _env("PKCRM_SMTP_HOST"))
     smtp_port: int = field(default_factory=lambda: int(_env("PKCRM_SMTP_PORT", "587")))

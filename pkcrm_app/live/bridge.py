@@ -40,6 +40,8 @@ async def bump(org_id: int, topics: set[str]) -> None:
             live.sessions_rev += 1
         if "alerts" in topics or "reviews" in topics:
             live.alerts_rev += 1
+        if "imports" in topics:
+            live.imports_rev += 1
 
 
 async def _drain(org_id: int) -> None:

@@ -15,3 +15,4 @@ class OrgLive(rx.SharedState):
     messages_rev: int = 0
     sessions_rev: int = 0
     alerts_rev: int = 0  # security alerts raised or acknowledged, access reviews started/decided/completed
+    imports_rev: int = 0  # chat-export import jobs: queued, progressing, finished

@@ -8,6 +8,7 @@ from starlette.routing import Route
 from pkcrm_app.routes import onboarding
 from pkcrm_app.routes.audit_export import export_audit
 from pkcrm_app.routes.auth import login_route, logout_route
+from pkcrm_app.routes.chat_import import upload_route as import_upload_route
 from pkcrm_app.routes.media import media_route
 from pkcrm_app.routes.mfa import confirm_enrolment, enrolment_qr, replace_recovery_codes, step_up, verify_login_code
 from pkcrm_app.routes.sso import callback_route, settings_route, start_route
@@ -45,6 +46,7 @@ def build_api() -> Starlette:
         Route("/auth/password", onboarding.change_password_route, methods=["POST"]),
         Route("/audit/export.csv", export_audit, methods=["GET"]),
         Route("/media/{message_id}", media_route, methods=["GET"]),
+        Route("/import/upload", import_upload_route, methods=["POST"]),
         Route("/settings/whatsapp/save", whatsapp_save_route, methods=["POST"]),
         Route("/messages/media", whatsapp_upload_route, methods=["POST"]),
         Route("/healthz", health, methods=["GET"]),

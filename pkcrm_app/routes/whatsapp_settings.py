@@ -12,7 +12,7 @@ from starlette.responses import JSONResponse, Response
 
 from pkcrm_app.accounts import service as accounts
 from pkcrm_app.core.db import get_database
-from pkcrm_app.core.errors import DomainError, InvalidInput, PermissionDenied, StepUpRequired
+from pkcrm_app.core.errors import DomainError, InvalidInput, NotFound, PermissionDenied, StepUpRequired
 from pkcrm_app.routes.auth import SESSION_COOKIE, client_ip, cross_site_refused, same_origin
 from pkcrm_app.routes.webhook import number_directory
 from pkcrm_app.whatsapp import connection, outbound_media, outbox
@@ -21,9 +21,17 @@ log = logging.getLogger("pkcrm.whatsapp")
 NO_STORE = {"Cache-Control": "no-store"}
 
 
+class SignedOut(DomainError):
+    """No live session behind the request."""
+
+
 def _refusal(exc: DomainError) -> JSONResponse:
+    if isinstance(exc, SignedOut):
+        return JSONResponse({"ok": False, "error": "sign in first", "next": "/login"}, status_code=401,
+                            headers=NO_STORE)
+    status = 403 if isinstance(exc, PermissionDenied) else 404 if isinstance(exc, NotFound) else 400
     return JSONResponse({"ok": False, "error": str(exc), "step_up": isinstance(exc, StepUpRequired)},
-                        status_code=403 if isinstance(exc, PermissionDenied) else 400, headers=NO_STORE)
+                        status_code=status, headers=NO_STORE)
 
 
 def _int(value: str, what: str) -> int | None:
@@ -39,7 +47,7 @@ def _save(token: str | None, form: dict[str, str], ip: str, device: str) -> str:
     with get_database().session() as db:
         info = accounts.resolve_session(db, token)
         if info is None:
-            return "/login"
+            raise SignedOut()
         saved = connection.save_number(
             db, info.actor, number_id=_int(form.get("number_id", ""), "the number"),
             phone_number_id=form.get("phone_number_id", ""), business_account_id=form.get("business_account_id", ""),
@@ -69,7 +77,7 @@ def _send_file(token: str | None, lead_id: int, data: bytes, mime: str, filename
     with database.session() as db:
         info = accounts.resolve_session(db, token)
         if info is None:
-            raise InvalidInput("your session has ended: sign in again")
+            raise SignedOut()
         return outbox.send_media(database, db, info.actor, lead_id, data=data, mime_type=mime, filename=filename,
                                  caption=caption).id
 

@@ -59,6 +59,8 @@ def list_numbers(db: Session, actor: Actor) -> list[NumberView]:
 
 
 def get_number(db: Session, actor: Actor, number_id: int) -> WhatsAppNumber:
+    """One connected number of the organisation, secrets included (for the services that use them)."""
+    actor.require(Permission.INTEGRATIONS_MANAGE)
     number = db.scalar(select(WhatsAppNumber).where(WhatsAppNumber.id == number_id,
                                                     WhatsAppNumber.org_id == actor.org_id))
     if number is None:

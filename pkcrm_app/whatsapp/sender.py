@@ -151,6 +151,11 @@ class Sender:
             rate = (number.messages_per_second or self.default_rate) / max(self.rate_share, 1)
             payload, kind = dict(item.payload), str(item.payload.get("type"))
             media_path, media_id, attempt = item.media_path, item.media_id, item.attempts
+        if not token:
+            self._failed(item_id, attempt, CloudApiError(
+                Outcome.PERMANENT, "This WhatsApp number has no access token: an admin must add one in WhatsApp "
+                "settings."))
+            return
         client = self._client(token)
         try:
             if media_path and not media_id:

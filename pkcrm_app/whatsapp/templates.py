@@ -87,6 +87,7 @@ def list_templates(db: Session, actor: Actor) -> list[TemplateView]:
 
 
 def get_template(db: Session, actor: Actor, template_id: int) -> MessageTemplate:
+    actor.require(Permission.CONVERSATION_VIEW)
     found = db.scalar(select(MessageTemplate).where(MessageTemplate.id == template_id,
                                                     MessageTemplate.org_id == actor.org_id))
     if found is None:

@@ -19,6 +19,7 @@ import pkgutil
 import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -57,8 +58,14 @@ from pkcrm_app.routes.auth import SESSION_COOKIE
 from pkcrm_app.routes.onboarding import INVITE_COOKIE, RESET_COOKIE, SIGNUP_COOKIE
 from pkcrm_app.routes.webhook import number_directory
 from pkcrm_app.settings import get_settings
-from pkcrm_app.whatsapp import media_access
+from pkcrm_app.whatsapp import chat_import, chat_import_people, media_access
+from pkcrm_app.whatsapp import connection as wa_connection
+from pkcrm_app.whatsapp import outbox as wa_outbox
+from pkcrm_app.whatsapp import templates as wa_templates
 from pkcrm_app.whatsapp.media_jobs import media_path, write_encrypted
+from pkcrm_app.whatsapp.models import WhatsAppNumber
+from pkcrm_app.whatsapp.outbox_models import OutboxItem, OutboxState
+from pkcrm_app.whatsapp.template_models import MessageTemplate
 from tests.conftest import TEST_MASTER_KEY
 from tests.integration.conftest import empty_postgres
 from tests.support.world import (
@@ -259,6 +266,117 @@ ACTIONS: dict[str, Action] = {
     "audit.browse.list_events": Action(AUDIT, lambda db, a, s: browse.list_events(db, a, browse.AuditFilter()),
                                        shows=lambda s: s.invitation_email),
 }
+
+
+# WhatsApp connection, templates and sending (issue 5) ------------------------------------------------------------
+
+def _number_id(db: Session, side: Side) -> int:
+    return int(db.scalars(select(WhatsAppNumber.id).where(WhatsAppNumber.phone_number_id == side.phone_number_id))
+               .one())
+
+
+def _template_id(db: Session, side: Side) -> int:
+    template = MessageTemplate(org_id=side.org_id, name=f"offer_{side.slug}", language="en_US", category="UTILITY",
+                               status="APPROVED", source="local", body="Hi {{1}}", buttons=[], variables={"1": "name"})
+    db.add(template)
+    db.flush()
+    return template.id
+
+
+class _CloudTemplates:
+    """The Cloud API's answer to a template sync, without the network."""
+
+    def templates(self, _waba: str) -> list[dict[str, Any]]:
+        return [{"name": "hello_world", "language": "en_US", "status": "APPROVED",
+                 "components": [{"type": "BODY", "text": "Hello {{1}}"}]}]
+
+    def close(self) -> None:
+        pass
+
+
+def _sync(db: Session, actor: Actor, side: Side) -> int:
+    db.execute(update(WhatsAppNumber).where(WhatsAppNumber.org_id == actor.org_id)
+               .values(business_account_id="555", access_token="token-for-sync"))
+    return wa_templates.sync_templates(db, actor, _number_id(db, side), client_factory=lambda _t: _CloudTemplates())
+
+
+def _failed_send(db: Session, actor: Actor, side: Side) -> int:
+    """A message of the agent's lead whose send failed (its rows go with the test's rollback)."""
+    lead = side.leads["own"]
+    message = wa_outbox.send_text(db, side.actor(Role.OWNER), lead, "Your order")
+    db.execute(update(OutboxItem).where(OutboxItem.message_id == message.id).values(state=OutboxState.FAILED))
+    return message.id
+
+
+def _save_number(db: Session, actor: Actor, side: Side, **secrets: str) -> object:
+    return wa_connection.save_number(db, actor, number_id=_number_id(db, side), phone_number_id=side.phone_number_id,
+                                     business_account_id="", display_phone_number="+1 555", **secrets)
+
+
+ACTIONS.update({
+    "whatsapp.connection.list_numbers": Action(
+        INTEGRATIONS, lambda db, a, s: wa_connection.list_numbers(db, a), shows=lambda s: s.phone_number_id),
+    "whatsapp.connection.get_number": Action(
+        INTEGRATIONS, lambda db, a, s: wa_connection.get_number(db, a, _number_id(db, s)).phone_number_id,
+        (lambda db, a, s: wa_connection.get_number(db, a, _number_id(db, s)),), shows=lambda s: s.phone_number_id),
+    "whatsapp.connection.save_number": Action(
+        INTEGRATIONS, lambda db, a, s: _save_number(db, a, s, access_token="a-new-access-token-1234"),
+        (lambda db, a, s: _save_number(db, a, s, access_token="a-new-access-token-1234"),), step_up=True),
+    "whatsapp.connection.check_connection": Action(
+        INTEGRATIONS, lambda db, a, s: wa_connection.check_connection(db, a, _number_id(db, s)),
+        (lambda db, a, s: wa_connection.check_connection(db, a, _number_id(db, s)),)),
+    "whatsapp.templates.list_templates": Action(
+        Permission.CONVERSATION_VIEW, lambda db, a, s: (_template_id(db, s), wa_templates.list_templates(db, a)),
+        shows=lambda s: f"offer_{s.slug}"),
+    "whatsapp.templates.get_template": Action(
+        Permission.CONVERSATION_VIEW, lambda db, a, s: wa_templates.get_template(db, a, _template_id(db, s)).name,
+        (lambda db, a, s: wa_templates.get_template(db, a, _template_id(db, s)),), shows=lambda s: f"offer_{s.slug}"),
+    "whatsapp.templates.define_template": Action(
+        INTEGRATIONS, lambda db, a, s: wa_templates.define_template(db, a, name="greeting", language="en_US",
+                                                                    body="Hello {{1}}")),
+    "whatsapp.templates.sync_templates": Action(
+        INTEGRATIONS, _sync,
+        (lambda db, a, s: wa_templates.sync_templates(db, a, _number_id(db, s),
+                                                      client_factory=lambda _t: _CloudTemplates()),)),
+    "whatsapp.outbox.conversation_window": Action(
+        Permission.CONVERSATION_VIEW, lambda db, a, s: wa_outbox.conversation_window(db, a, s.leads["own"]),
+        (lambda db, a, s: wa_outbox.conversation_window(db, a, s.leads["own"]),)),
+    "whatsapp.outbox.send_text": Action(
+        Permission.CONVERSATION_VIEW, lambda db, a, s: wa_outbox.send_text(db, a, s.leads["own"], "Thanks!").body,
+        (lambda db, a, s: wa_outbox.send_text(db, a, s.leads["own"], "Thanks!"),)),
+    "whatsapp.outbox.send_buttons": Action(
+        Permission.CONVERSATION_VIEW,
+        lambda db, a, s: wa_outbox.send_buttons(db, a, s.leads["own"], "Deliver?", ["Yes", "No"]).body,
+        (lambda db, a, s: wa_outbox.send_buttons(db, a, s.leads["own"], "Deliver?", ["Yes", "No"]),)),
+    "whatsapp.outbox.send_template": Action(
+        Permission.CONVERSATION_VIEW,
+        lambda db, a, s: wa_outbox.send_template(db, a, s.leads["own"], _template_id(db, s)).body,
+        (lambda db, a, s: wa_outbox.send_template(db, a, s.leads["own"], _template_id(db, s)),)),
+    "whatsapp.outbox.resend": Action(
+        Permission.CONVERSATION_VIEW,
+        lambda db, a, s: wa_outbox.resend(db, a, s.leads["own"], _failed_send(db, a, s)).body,
+        (lambda db, a, s: wa_outbox.resend(db, a, s.leads["own"], _message_id(db, s)),
+         lambda db, a, s: wa_outbox.resend(db, a, s.peer.leads["own"], _message_id(db, s)))),
+})
+
+
+# Chat-export import (issue 5): the job is queued in the own organisation; the matching never leaves it.
+
+def _cast(db: Session, actor: Actor, side: Side) -> dict[str, str]:
+    return chat_import_people.cast_for(db, actor, authors={f"Customer of {side.brand}": 2}, title=None,
+                                       chosen_phone=None, my_name=None).summary()
+
+
+ACTIONS.update({
+    "whatsapp.chat_import.start_import": Action(
+        Permission.CONVERSATION_VIEW, lambda db, a, s: chat_import.start_import(
+            db, a, spool_path=Path("/nonexistent/upload"), filename=f"{s.brand}.txt", size=1).filename,
+        shows=lambda s: f"{s.brand}.txt"),
+    "whatsapp.chat_import.recent_jobs": Action(
+        Permission.CONVERSATION_VIEW, lambda db, a, s: [j.filename for j in chat_import.recent_jobs(db, a)]),
+    "whatsapp.chat_import_people.cast_for": Action(Permission.CONVERSATION_VIEW, _cast,
+                                                   shows=lambda s: f"Customer of {s.brand}"),
+})
 
 
 # The world, once per database; each test rolled back -----------------------------------------------------------
@@ -668,6 +786,48 @@ def r_media(h: Http) -> None:
         assert response.status_code == (401 if h.role is None else 404)
 
 
+def r_whatsapp_save(h: Http) -> None:
+    """Connection settings: integration managers only; a visitor is sent to sign in."""
+    with h.db() as db:
+        number_id = _number_id(db, h.ctx.world.own)
+    response = h.post("/settings/whatsapp/save", data={
+        "number_id": str(number_id), "phone_number_id": h.ctx.world.own.phone_number_id,
+        "business_account_id": "777", "display_phone_number": "+1 555 0100"})
+    with h.db() as db:
+        shown = db.scalars(select(WhatsAppNumber.business_account_id).where(WhatsAppNumber.id == number_id)).one()
+    if h.role is None:
+        assert response.status_code == 401 and shown != "777"
+    elif h.can(Permission.INTEGRATIONS_MANAGE):
+        assert response.json()["ok"] and shown == "777"
+    else:
+        assert response.status_code == 403 and shown != "777"
+
+
+def r_import_upload(h: Http) -> None:
+    """Chat-export upload: members who view conversations (every role); a visitor is sent to sign in. A refused
+    phone number keeps the background job from starting inside the matrix's rolled-back world."""
+    response = h.post("/import/upload", data={"phone": "12"}, headers={"accept": "application/json"},
+                      files={"file": ("WhatsApp Chat with Zed.txt", b"13/03/23, 09:15 - Zed: hi\n", "text/plain")})
+    if h.role is None:
+        assert response.status_code == 401
+    else:
+        assert response.status_code == 400 and "phone" in response.json()["error"]
+
+
+def r_message_media(h: Http) -> None:
+    """An agent's file goes to the own lead's conversation; another organisation's lead is not found."""
+    own, foreign = h.ctx.world.own, h.ctx.world.foreign
+    for side, lead in ((own, own.leads["own"]), (foreign, foreign.leads["own"])):
+        response = h.post("/messages/media", data={"lead_id": str(lead), "caption": "Invoice"},
+                          files={"file": ("invoice.pdf", b"%PDF-1.4 test", "application/pdf")})
+        if h.role is None:
+            assert response.status_code == 401
+        elif side is own:
+            assert response.json()["ok"], response.text
+        else:
+            assert response.status_code == 404
+
+
 ROUTES: dict[tuple[str, str], Callable[[Http], None]] = {
     ("/webhooks/whatsapp", "GET"): r_webhook_verify,
     ("/webhooks/whatsapp", "POST"): r_webhook_receive,
@@ -692,6 +852,9 @@ ROUTES: dict[tuple[str, str], Callable[[Http], None]] = {
     ("/auth/password", "POST"): r_password,
     ("/audit/export.csv", "GET"): r_audit_export,
     ("/media/{message_id}", "GET"): r_media,
+    ("/settings/whatsapp/save", "POST"): r_whatsapp_save,
+    ("/messages/media", "POST"): r_message_media,
+    ("/import/upload", "POST"): r_import_upload,
     ("/healthz", "GET"): r_healthz,
 }
 

@@ -15,9 +15,9 @@ from pkcrm_app.crm.models import Contact
 from pkcrm_app.crm.service import open_leads_for_contacts
 from pkcrm_app.inbox.models import Conversation
 from pkcrm_app.whatsapp.cloud_client import CloudClient
-from pkcrm_app.whatsapp.cloud_simulator.app import running
-from pkcrm_app.whatsapp.cloud_simulator.state import SimNumber, SimulatorState
-from pkcrm_app.whatsapp.cloud_simulator.webhooks import Customers
+from pkcrm_app.cloud_simulator.app import running
+from pkcrm_app.cloud_simulator.state import SimNumber, SimulatorState
+from pkcrm_app.cloud_simulator.webhooks import Customers
 from pkcrm_app.whatsapp.models import WhatsAppNumber
 from tests.support.data import OrgFixture, make_org
 
@@ -46,7 +46,7 @@ def make_shop(database: Database, slug: str = "acme", phone_number_id: str = "10
 
 
 def add_lead(database: Database, shop: Shop, wa_id: str, *, name: str = "Ayesha Khan",
-             last_inbound: datetime | None | str = "now") -> int:
+             last_inbound: datetime | str | None = "now") -> int:
     """A contact with an open lead; its customer last wrote at `last_inbound` ("now": a minute ago)."""
     with database.session() as db:
         contact = Contact(org_id=shop.org.org_id, wa_id=wa_id, phone_e164=f"+{wa_id}", name=name)
@@ -85,7 +85,7 @@ def serving(asgi_app) -> Iterator[str]:  # type: ignore[no-untyped-def]
 
     import uvicorn
 
-    sock = socket.socket()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # TCP proto: asyncio sets NODELAY
     sock.bind(("127.0.0.1", 0))
     server = uvicorn.Server(uvicorn.Config(asgi_app, log_level="warning", lifespan="off"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)

@@ -22,6 +22,7 @@ def top_bar(session: type[SessionMixin]) -> rx.Component:
             rx.separator(orientation="vertical", size="1"),
             rx.text(session.org_name, size="2", color_scheme="gray", id="org-name"),
             rx.link("Board", href="/board", size="2", margin_left="12px"),
+            rx.link("Import chats", href="/import", size="2", id="nav-import"),  # every role views conversations
             rx.cond(session.can_manage_members, rx.link("Members", href="/members", size="2", id="nav-members")),
             rx.cond(session.can_audit, rx.link("Audit log", href="/audit", size="2", id="nav-audit")),
             rx.cond(session.can_manage_settings, rx.link("Settings", href="/settings", size="2", id="nav-settings")),

@@ -2,6 +2,7 @@
 
 import reflex as rx
 
+from pkcrm_app.ui.components.reply_box import reply_box
 from pkcrm_app.ui.states.board import BoardState
 from pkcrm_app.ui.states.views import MessageRow
 
@@ -102,6 +103,7 @@ def thread_pane() -> rx.Component:
                 spacing="2", padding="16px", overflow_y="auto", flex="1", width="100%",
                 background="var(--sand-3)",
             ),
+            reply_box(),
             width="420px", min_width="420px", height="100%", spacing="0",
             border_left="1px solid var(--gray-5)", id="thread",
         ),

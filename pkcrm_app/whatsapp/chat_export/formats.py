@@ -29,6 +29,19 @@ HEADER = re.compile(
     rf"(?:{_SP}*(?P<ap>{_MERIDIEM}))?"
     rf"(?P<close>\]{_SP}?|{_SP}+[-\u2013]{_SP}+)"
 )
+# What a system line says (iOS writes them as "Group: \u200e<text>", so they look authored).
+SYSTEM = re.compile(
+    r"Messages and calls are end-to-end encrypted|Messages to this group are now secured|"
+    r"Nachrichten und Anrufe sind Ende-zu-Ende-verschlüsselt|Los mensajes y las llamadas están cifrados|"
+    r".* (?:added|removed|left|joined using this group's invite link|created (?:group|this group)|"
+    r"changed the subject|changed this group's (?:icon|settings)|changed the group description|"
+    r"deleted this group's icon|changed their phone number|changed to \+|security code (?:with .* )?changed|"
+    r"turned (?:on|off) disappearing messages|hinzugefügt|entfernt|hat die Gruppe verlassen|"
+    r"hat den Betreff|añadió|salió|cambió el asunto)\b.*|"
+    r"You (?:were added|added|removed|left|created|changed|joined|turned|blocked|unblocked)\b.*|"
+    r"Missed (?:voice|video) call|Waiting for this message.*|This chat is with a business account.*",
+    re.DOTALL,
+)
 _PM_WORDS = frozenset({"pm", "nachm.", "e.m.", "午後", "下午", "오후", "م"})
 _AM_WORDS = frozenset({"am", "vorm.", "f.m.", "午前", "上午", "오전", "ص"})
 MAX_AUTHORS = 2000  # distinct authors a chat may have (a big group) before the file is refused
@@ -119,7 +132,6 @@ def detect(lines: Iterable[str]) -> ExportFormat:
     Raises ExportFormatError for anything else (the first line must open a message, as in every export).
     """
     scores = {order: _OrderScore() for order in DateOrder}
-    cache: dict[str, tuple[int | None, ...]] = {}
     match = HEADER.match
     headers = bracketed = meridiem = 0
     authors: dict[str, int] = {}
@@ -139,11 +151,13 @@ def detect(lines: Iterable[str]) -> ExportFormat:
         headers += 1
         if line[0] == "[":
             bracketed += 1
-        if found["ap"]:
+        if found.group(9):
             meridiem += 1
         end = found.end()
         i = line.find(": ", end)
         author = line[end:i] if i > end else split_author(line[end:])[0]
+        if i > end and line.startswith("\u200e", i + 2) and SYSTEM.match(line, i + 3):
+            author = None  # an iOS system line: the group is not a person
         if author is not None:
             if author not in authors and len(authors) >= MAX_AUTHORS:
                 raise ExportFormatError(f"more than {MAX_AUTHORS} people write in this chat")
@@ -152,15 +166,11 @@ def detect(lines: Iterable[str]) -> ExportFormat:
         if key == previous_date:
             continue
         previous_date = key
-        ordinals = cache.get(key)
-        if ordinals is None:
-            a, b, c = found["a"], found["b"], found["c"]
-            days = [date_under(order, a, b, c) for order in DateOrder]
-            ordinals = tuple(d.toordinal() if d else None for d in days)
-            if len(cache) < 100_000:
-                cache[key] = ordinals
-        for order, ordinal in zip(DateOrder, ordinals, strict=True):
-            if ordinal is not None:
+        a, b, c = found.group(2, 4, 5)
+        for order in DateOrder:
+            day = date_under(order, a, b, c)
+            if day is not None:
+                ordinal = day.toordinal()
                 score = scores[order]
                 score.valid += 1
                 if score.last is not None:

@@ -11,11 +11,12 @@ import enum
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 
 from pkcrm_app.whatsapp.chat_export.formats import (
     HEADER,
     LEADING_MARKS,
+    SYSTEM,
     ExportFormat,
     date_under,
     meridiem_is_pm,
@@ -33,7 +34,7 @@ class Kind(enum.StrEnum):
     DELETED = "deleted"  # "This message was deleted"
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class ChatMessage:
     timestamp: datetime  # as written in the file (the exporting phone's local time)
     author: str | None
@@ -46,6 +47,7 @@ class ChatMessage:
 _ATTACHED = re.compile(r"<attached: (?P<name>[^>]+)>")
 _FILE_ATTACHED = re.compile(r"(?P<name>\S.*?\.\w{1,5}) \((?:file attached|Datei angehängt|archivo adjunto|"
                             r"fichier joint|arquivo anexado|bestand bijgevoegd|file allegato)\)")
+_STRIP = LEADING_MARKS + " "
 _OMITTED_ENDS = (">", "omitted", "weggelassen", "omitido", "omitida", "omis", "oculto", "oculta", "weggelaten")
 _OMITTED = re.compile(
     r"<(?:Media omitted|Medien ausgeschlossen|Multimedia omitido|Médias omis|Mídia oculta|Media weggelaten|"
@@ -54,18 +56,6 @@ _OMITTED = re.compile(
     r"Dokument|imagen|vídeo|audio|documento|imagem|afbeelding) (?:omitted|weggelassen|omitido|omitida|omis|"
     r"oculto|oculta|weggelaten)|"
     r"(?P<doc>\S.*) • \d+ (?:page|pages|Seite|Seiten|páginas?) (?:document )?omitted"
-)
-_SYSTEM = re.compile(
-    r"Messages and calls are end-to-end encrypted|Messages to this group are now secured|"
-    r"Nachrichten und Anrufe sind Ende-zu-Ende-verschlüsselt|Los mensajes y las llamadas están cifrados|"
-    r".* (?:added|removed|left|joined using this group's invite link|created (?:group|this group)|"
-    r"changed the subject|changed this group's (?:icon|settings)|changed the group description|"
-    r"deleted this group's icon|changed their phone number|changed to \+|security code (?:with .* )?changed|"
-    r"turned (?:on|off) disappearing messages|hinzugefügt|entfernt|hat die Gruppe verlassen|"
-    r"hat den Betreff|añadió|salió|cambió el asunto)\b.*|"
-    r"You (?:were added|added|removed|left|created|changed|joined|turned|blocked|unblocked)\b.*|"
-    r"Missed (?:voice|video) call|Waiting for this message.*|This chat is with a business account.*",
-    re.DOTALL,
 )
 _DELETED = frozenset({"This message was deleted", "You deleted this message", "Diese Nachricht wurde gelöscht.",
                       "Se eliminó este mensaje.", "Este mensaje fue eliminado"})
@@ -87,7 +77,9 @@ def classify(author: str | None, text: str) -> tuple[Kind, str | None, str]:
     """(kind, attached file name, media type) of a message's body."""
     if len(text) > 300:
         return (Kind.TEXT if author is not None else Kind.SYSTEM), None, ""
-    first = text.split("\n", 1)[0].strip(LEADING_MARKS + " ") if "\n" in text else text.strip(LEADING_MARKS + " ")
+    first = text.partition("\n")[0] if "\n" in text else text
+    if first and (first[0] in _STRIP or first[-1] in _STRIP):
+        first = first.strip(_STRIP)
     if first.endswith(_OMITTED_ENDS):
         attached = _ATTACHED.search(first) if first.endswith(">") else None
         if attached:
@@ -107,9 +99,12 @@ def classify(author: str | None, text: str) -> tuple[Kind, str | None, str]:
         return Kind.SYSTEM, None, ""
     if first in _DELETED:
         return Kind.DELETED, None, ""
-    if text.startswith("\u200e") and _SYSTEM.match(first):  # iOS marks system lines in a group with U+200E
+    if text.startswith("\u200e") and SYSTEM.match(first):  # iOS marks system lines in a group with U+200E
         return Kind.SYSTEM, None, ""
     return Kind.TEXT, None, ""
+
+
+_NUMBERS = {**{str(i): i for i in range(60)}, **{f"{i:02d}": i for i in range(60)}}
 
 
 def _clock(hour: int, minute: int, second: int, word: str | None) -> tuple[int, int, int] | None:
@@ -130,6 +125,8 @@ def _finish(stamp: datetime, author: str | None, first: str, more: list[str] | N
     if not text and author is not None:
         return ChatMessage(stamp, author, text, Kind.EMPTY)
     kind, attachment, media_type = classify(author, text)
+    if kind is Kind.SYSTEM:
+        author = None  # iOS names the group as the author of its system lines
     return ChatMessage(stamp, author, text, kind, attachment, media_type)
 
 
@@ -138,7 +135,8 @@ def parse(lines: Iterable[str], fmt: ExportFormat) -> Iterator[ChatMessage]:
     or time is kept as text of the message before it."""
     match = HEADER.match
     order = fmt.order
-    days: dict[str, date | None] = {}
+    last_date, day = "", None
+    number = _NUMBERS
     marks = LEADING_MARKS
     stamp: datetime | None = None
     author: str | None = None
@@ -152,16 +150,17 @@ def parse(lines: Iterable[str], fmt: ExportFormat) -> Iterator[ChatMessage]:
         found = match(line)
         if found is not None:
             date_text, a, _sep, b, c, h, m, s, word, _close = found.groups()
-            day = days.get(date_text, False)
-            if day is False:
-                day = date_under(order, a, b, c)
-                if len(days) < 100_000:
-                    days[date_text] = day
-            hms = _clock(int(h), int(m), int(s) if s else 0, word) if day is not None else None
-            if hms is not None:
+            if date_text != last_date:  # consecutive messages mostly share their date
+                last_date, day = date_text, date_under(order, a, b, c)
+            if word is None:
+                hour, minute, second = number.get(h, 99), number.get(m, 99), number.get(s, 0) if s else 0
+                hms = (hour, minute, second) if hour < 24 and minute < 60 and second < 60 else None
+            else:
+                hms = _clock(int(h), int(m), int(s) if s else 0, word)
+            if hms is not None and day is not None:
                 if stamp is not None:
                     yield _finish(stamp, author, first, more)
-                stamp = datetime(day.year, day.month, day.day, *hms)  # type: ignore[union-attr]
+                stamp = datetime(day.year, day.month, day.day, *hms)
                 rest = line[found.end():]
                 i = rest.find(": ")
                 if i > 0:

@@ -8,7 +8,9 @@ a zip without a chat) becomes an ExportFormatError, the parser's only error.
 from __future__ import annotations
 
 import io
+import lzma
 import re
+import struct
 import zipfile
 import zlib
 from collections.abc import Iterator
@@ -20,6 +22,9 @@ from pkcrm_app.whatsapp.chat_export.formats import ExportFormat, ExportFormatErr
 from pkcrm_app.whatsapp.chat_export.parser import ChatMessage, parse
 
 T = TypeVar("T")
+# What the zip module raises on damaged or unsupported archives (versions, methods, encryption, bad offsets).
+ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFError, NotImplementedError, RuntimeError,
+              ValueError, OverflowError, struct.error, OSError)
 MAX_MEMBERS = 20_000
 MAX_MEDIA_BYTES = 100 * 1024 * 1024  # one file inside a zip (the Cloud API's largest document)
 _TITLE = re.compile(r"^(?:WhatsApp[ -]Chat (?:with|mit|-|met|avec|con)|Chat de WhatsApp con|Conversa do WhatsApp com"
@@ -47,10 +52,12 @@ def _reading() -> Iterator[None]:
     """Errors of reading the text (decoding, decompressing) in plain words."""
     try:
         yield
-    except UnicodeDecodeError as exc:
+    except ExportFormatError:
+        raise
+    except UnicodeError as exc:
         raise ExportFormatError("the file is not UTF-8 text (is it really a WhatsApp export?)") from exc
-    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
-        raise ExportFormatError(f"the zip file is damaged ({exc})") from exc
+    except ZIP_ERRORS as exc:
+        raise ExportFormatError(f"the file could not be read ({type(exc).__name__}: {exc})"[:300]) from exc
 
 
 def _checked(items: Iterator[T]) -> Iterator[T]:
@@ -84,8 +91,8 @@ class ExportFile:
         try:
             archive = zipfile.ZipFile(self.path)
             infos = archive.infolist()
-        except (zipfile.BadZipFile, zlib.error, EOFError, ValueError) as exc:
-            raise ExportFormatError(f"the zip file is damaged ({exc})") from exc
+        except ZIP_ERRORS as exc:
+            raise ExportFormatError(f"the zip file is damaged ({type(exc).__name__}: {exc})"[:300]) from exc
         if len(infos) > MAX_MEMBERS:
             raise ExportFormatError(f"the zip holds more than {MAX_MEMBERS} files")
         self._zip = archive
@@ -126,12 +133,11 @@ class ExportFile:
     @contextmanager
     def _text(self) -> Iterator[Iterator[str]]:
         binary: IO[bytes]
-        try:
+        with _reading():
             binary = self._zip.open(self._chat) if self._zip and self._chat else self.path.open("rb")
-        except (zipfile.BadZipFile, zlib.error, OSError, RuntimeError) as exc:
-            raise ExportFormatError(f"the chat could not be read ({exc})") from exc
         with binary:
-            head = binary.peek(4)[:4] if hasattr(binary, "peek") else b""
+            with _reading():
+                head = binary.peek(4)[:4] if hasattr(binary, "peek") else b""
             text = io.TextIOWrapper(binary, encoding=_encoding(head), errors="strict", newline=None)
             yield iter(text)
 
@@ -140,19 +146,26 @@ class ExportFile:
         member = self._media.get(name)
         if self._zip is None or member is None:
             return None
-        try:
+        with _reading():
             if self._zip.getinfo(member).file_size > MAX_MEDIA_BYTES:
                 return None
             with self._zip.open(member) as handle:
                 data = handle.read(MAX_MEDIA_BYTES + 1)
-        except (zipfile.BadZipFile, zlib.error, EOFError, RuntimeError) as exc:
-            raise ExportFormatError(f"the zip file is damaged ({exc})") from exc
         return data if len(data) <= MAX_MEDIA_BYTES else None
 
     def check_media(self, names: set[str]) -> None:
-        """Read every named media file once (its checksum is checked), so a damaged zip fails before import."""
-        for name in sorted(names):
-            self.read_media(name)
+        """Read every named media file once, a chunk at a time (the zip checks each file's checksum at its end),
+        so a damaged zip fails before anything is imported."""
+        if self._zip is None:
+            return
+        with _reading():
+            for name in sorted(names):
+                member = self._media.get(name)
+                if member is None:
+                    continue
+                with self._zip.open(member) as handle:
+                    while handle.read(1024 * 1024):
+                        pass
 
     def close(self) -> None:
         if self._zip is not None:

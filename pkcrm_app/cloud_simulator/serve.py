@@ -3,14 +3,28 @@
 from __future__ import annotations
 
 import logging
+import secrets
 
 from sqlalchemy import select
 
 from pkcrm_app.core.db import Database
-from pkcrm_app.whatsapp.cloud_simulator.app import build_simulator
-from pkcrm_app.whatsapp.cloud_simulator.state import SimNumber, SimulatorState
-from pkcrm_app.whatsapp.cloud_simulator.webhooks import Customers
+from pkcrm_app.cloud_simulator.app import build_simulator
+from pkcrm_app.cloud_simulator.state import SimNumber, SimulatorState
+from pkcrm_app.cloud_simulator.webhooks import Customers
 from pkcrm_app.whatsapp.models import WhatsAppNumber
+
+DEMO_WABA = "100000000000009"
+
+
+def provision_demo_number(database: Database) -> None:
+    """Give the demo number (seeded without one) an access token and business account, so the app can send."""
+    from pkcrm_app.seed.demo import DEMO_PHONE_NUMBER_ID
+
+    with database.session() as db:
+        number = db.scalar(select(WhatsAppNumber).where(WhatsAppNumber.phone_number_id == DEMO_PHONE_NUMBER_ID))
+        if number is not None and not number.access_token:
+            number.access_token = "SIM-" + secrets.token_urlsafe(24)
+            number.business_account_id = number.business_account_id or DEMO_WABA
 
 
 def state_from_database(database: Database, rate_per_second: float = 0.0) -> SimulatorState:
@@ -28,6 +42,7 @@ def state_from_database(database: Database, rate_per_second: float = 0.0) -> Sim
 def serve(database: Database, *, host: str, port: int, webhook: str, rate_per_second: float = 0.0) -> None:
     import uvicorn
 
+    provision_demo_number(database)
     state = state_from_database(database, rate_per_second)
     if not state.numbers:
         logging.getLogger("pkcrm.cloud_simulator").warning("no connected number has an access token yet")

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from pkcrm_app.whatsapp.cloud_simulator.state import SimNumber
+from pkcrm_app.cloud_simulator.state import SimNumber
 from pkcrm_app.whatsapp.simulator import Customer, signed_body, text_envelope
 
 log = logging.getLogger("pkcrm.cloud_simulator")

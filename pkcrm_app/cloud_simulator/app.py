@@ -15,8 +15,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from pkcrm_app.whatsapp.cloud_simulator.state import SimNumber, SimulatorState
-from pkcrm_app.whatsapp.cloud_simulator.webhooks import Customers
+from pkcrm_app.cloud_simulator.state import SimNumber, SimulatorState
+from pkcrm_app.cloud_simulator.webhooks import Customers
 from pkcrm_app.whatsapp.simulator import Customer
 
 
@@ -140,7 +140,7 @@ def running(state: SimulatorState, customers: Customers | None = None, port: int
 
     import uvicorn
 
-    sock = socket.socket()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # TCP proto: asyncio sets NODELAY
     sock.bind(("127.0.0.1", port))
     server = uvicorn.Server(uvicorn.Config(build_simulator(state, customers), log_level="warning", lifespan="off"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)

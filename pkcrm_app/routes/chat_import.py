@@ -1,0 +1,132 @@
+"""POST /import/upload: a WhatsApp chat export (.txt or .zip) for a signed-in member who may see conversations.
+
+The multipart body is streamed to disk (Starlette spools file parts past 1 MB to a temporary file; we copy it
+in chunks into the instance folder), refused past PKCRM_IMPORT_MAX_BYTES, then a job is queued and run in a
+background thread. The answer names the /import page, where the job's progress shows live.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import uuid
+from pathlib import Path
+from typing import IO
+
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+
+from pkcrm_app.accounts.permissions import Actor, Permission
+from pkcrm_app.accounts.service import resolve_session
+from pkcrm_app.core.db import get_database
+from pkcrm_app.core.errors import DomainError
+from pkcrm_app.routes.auth import SESSION_COOKIE, client_ip, cross_site_refused, follow, same_origin
+from pkcrm_app.settings import get_settings
+from pkcrm_app.whatsapp.chat_import import resume_jobs, run_in_background, start_import
+
+log = logging.getLogger(__name__)
+
+CHUNK = 1024 * 1024
+FORM_OVERHEAD = 64 * 1024  # the other form fields and multipart boundaries
+
+
+class TooLarge(Exception):
+    pass
+
+
+def spool_dir() -> Path:
+    """Uploads waiting for (or being) imported: under the instance folder, readable by this process only."""
+    folder = get_settings().instance_dir / "imports"
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return folder
+
+
+def _actor(token: str | None) -> Actor | None:
+    with get_database().session() as db:
+        info = resolve_session(db, token)
+        return info.actor if info else None
+
+
+def _copy(source: IO[bytes], target: Path, limit: int) -> int:
+    """Copy in chunks; TooLarge (and nothing left on disk) past the limit."""
+    size = 0
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            while chunk := source.read(CHUNK):
+                size += len(chunk)
+                if size > limit:
+                    raise TooLarge
+                out.write(chunk)
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise
+    return size
+
+
+def _queue(actor: Actor, path: Path, filename: str, size: int, phone: str, my_name: str, ip: str,
+           device: str) -> int:
+    database = get_database()
+    with database.session() as db:
+        job = start_import(db, actor, spool_path=path, filename=filename, size=size, contact_phone=phone,
+                           my_name=my_name, ip_address=ip, device=device)
+        job_id = job.id
+    run_in_background(database, job_id)
+    return job_id
+
+
+def _refuse(request: Request, message: str, status: int) -> Response:
+    if "application/json" in request.headers.get("accept", ""):
+        return JSONResponse({"error": message}, status_code=status)
+    return PlainTextResponse(message, status_code=status)
+
+
+async def upload_route(request: Request) -> Response:
+    if not same_origin(request):
+        return cross_site_refused()
+    actor = await run_in_threadpool(_actor, request.cookies.get(SESSION_COOKIE))
+    if actor is None:
+        return _refuse(request, "sign in first", 401)
+    if not actor.can(Permission.CONVERSATION_VIEW):
+        return _refuse(request, "your role may not import conversations", 403)
+    limit = get_settings().import_max_bytes
+    declared = request.headers.get("content-length", "")
+    if not declared.isdigit():
+        return _refuse(request, "the upload must state its length", 411)
+    if int(declared) > limit + FORM_OVERHEAD:
+        return _refuse(request, f"the file is over the {limit // (1024 * 1024)} MB limit", 413)
+    form = await request.form(max_files=1, max_fields=8)
+    try:
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile) or not upload.filename:
+            return _refuse(request, "choose a WhatsApp export (.txt or .zip) to upload", 400)
+        path = spool_dir() / f"{uuid.uuid4().hex}.upload"
+        try:
+            size = await run_in_threadpool(_copy, upload.file, path, limit)
+        except TooLarge:
+            return _refuse(request, f"the file is over the {limit // (1024 * 1024)} MB limit", 413)
+        fields = {k: str(form.get(k) or "")[:200] for k in ("phone", "my_name")}
+        try:
+            job_id = await run_in_threadpool(_queue, actor, path, Path(upload.filename).name, size, fields["phone"],
+                                             fields["my_name"], client_ip(request),
+                                             request.headers.get("user-agent", "")[:400])
+        except DomainError as exc:
+            path.unlink(missing_ok=True)
+            return _refuse(request, str(exc), 400)
+    finally:
+        await form.close()
+    return follow(request, f"/import?job={job_id}")
+
+
+async def resume_imports() -> None:
+    """Lifespan task: imports a restart interrupted run again (their stored batches are skipped)."""
+    try:
+        resumed = await asyncio.to_thread(resume_jobs, get_database())
+    except Exception:  # the app must start even when, say, the database is not migrated yet
+        log.exception("interrupted chat imports could not be resumed")
+        return
+    if resumed:
+        log.info("resumed chat imports %s", resumed)

@@ -1,0 +1,84 @@
+"""The /import page: a WhatsApp "Export chat" file in, its messages into the customer's conversation."""
+
+import reflex as rx
+
+from pkcrm_app.ui.components.layout import page_frame
+from pkcrm_app.ui.states.chat_import import FORM_ID, ChatImportState, JobLine
+
+HELP = ("In WhatsApp open the chat, tap ⋮ or the contact's name, then 'Export chat' (with or without media). "
+        "Upload the .txt or .zip here. Importing the same file again adds nothing.")
+
+
+def _field(label: str, *control: rx.Component) -> rx.Component:
+    return rx.vstack(rx.text(label, size="2", weight="medium"), *control, spacing="1", min_width="220px", flex="1")
+
+
+def _form() -> rx.Component:
+    return rx.card(
+        rx.el.form(
+            rx.vstack(
+                rx.text(HELP, size="2", color_scheme="gray"),
+                rx.hstack(
+                    _field("Export file (.txt or .zip)",
+                           rx.el.input(type="file", name="file", accept=".txt,.zip,text/plain,application/zip",
+                                       id="import-file")),
+                    _field("Customer's phone number (optional)",
+                           rx.input(name="phone", placeholder="+49 151 2345678", id="import-phone", size="2")),
+                    _field("Your name in the chat (optional)",
+                           rx.input(name="my_name", placeholder="as WhatsApp shows it", id="import-my-name",
+                                    size="2")),
+                    spacing="4", wrap="wrap", width="100%", align="end",
+                ),
+                rx.hstack(
+                    rx.button("Import", type="button", id="import-submit", loading=ChatImportState.uploading,
+                              on_click=ChatImportState.upload),
+                    rx.text(ChatImportState.upload_message, size="2", id="import-message"),
+                    align="center", spacing="3",
+                ),
+                spacing="3", width="100%",
+            ),
+            id=FORM_ID,
+        ),
+        width="100%",
+    )
+
+
+def _job(line: JobLine) -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            rx.hstack(
+                rx.text(line.filename, weight="medium"),
+                rx.badge(line.words, color_scheme=rx.match(line.state, ("done", "green"), ("failed", "red"), "blue")),
+                rx.spacer(),
+                rx.text(line.when, size="1", color_scheme="gray"),
+                width="100%", align="center",
+            ),
+            rx.cond(
+                (line.state == "running") | (line.state == "queued"),
+                rx.vstack(rx.progress(value=line.percent, max=100, width="100%", class_name="import-progress"),
+                          rx.text(line.progress, size="1", color_scheme="gray"), spacing="1", width="100%"),
+            ),
+            rx.cond(line.state == "done", rx.text(line.result, size="2", class_name="import-result")),
+            rx.cond(line.authors != "", rx.text("Matched — " + line.authors, size="1", color_scheme="gray")),
+            rx.cond(line.error != "", rx.callout(line.error, color_scheme="red", size="1", class_name="import-error")),
+            rx.cond((line.state == "done") & (line.lead_id > 0),
+                    rx.link("Open the conversation on the board", href="/board", size="2")),
+            spacing="2", width="100%",
+        ),
+        width="100%", class_name="import-job",
+    )
+
+
+def import_page() -> rx.Component:
+    return page_frame(
+        ChatImportState,
+        rx.vstack(
+            rx.heading("Import WhatsApp chats", size="5"),
+            _form(),
+            rx.heading("Recent imports", size="3", margin_top="8px"),
+            rx.cond(ChatImportState.jobs.length() > 0,
+                    rx.vstack(rx.foreach(ChatImportState.jobs, _job), spacing="2", width="100%"),
+                    rx.text("No import yet.", size="2", color_scheme="gray")),
+            spacing="3", padding="24px", width="100%", max_width="960px", margin_x="auto", overflow_y="auto",
+        ),
+    )

@@ -1,0 +1,128 @@
+"""The reply box of the conversation pane: text, quick replies, files and templates, within the 24-hour rule.
+
+A substate of the board, so it follows the selected lead; files go by browser fetch to /messages/media.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass, field
+
+import reflex as rx
+
+from pkcrm_app.accounts.permissions import Actor
+from pkcrm_app.core.db import get_database
+from pkcrm_app.core.errors import DomainError
+from pkcrm_app.live.state import OrgLive
+from pkcrm_app.ui.states.board import BoardState
+from pkcrm_app.whatsapp import outbox, templates
+
+UPLOAD_URL = "/messages/media"
+
+
+@dataclass
+class TemplateOption:
+    id: str = ""
+    label: str = ""
+
+
+@dataclass
+class Composer:
+    window_open: bool = False
+    time_left: str = ""
+    templates: list[TemplateOption] = field(default_factory=list)
+
+
+def left_text(seconds: int) -> str:
+    hours, minutes = divmod(seconds // 60, 60)
+    return f"{hours} h {minutes:02d} min left to reply freely" if hours else f"{minutes} min left to reply freely"
+
+
+def _composer(actor: Actor, lead_id: int) -> Composer:
+    with get_database().session() as db:
+        window = outbox.conversation_window(db, actor, lead_id)
+        options = [TemplateOption(str(t.id), f"{t.name} ({t.language})") for t in templates.list_templates(db, actor)]
+    return Composer(window.open, left_text(window.seconds_left) if window.open else "", options)
+
+
+def upload_script(lead_id: int) -> str:
+    """POST the chosen file with the lead id; evaluates to the route's JSON answer."""
+    return (
+        "(async () => { const f = document.getElementById('reply-file-form'); const b = new FormData(f);"
+        f" b.append('lead_id', {json.dumps(str(lead_id))});"
+        f" const r = await fetch({json.dumps(UPLOAD_URL)}, {{method: 'POST', credentials: 'same-origin',"
+        " headers: {'Accept': 'application/json'}, body: b});"
+        " const d = await r.json().catch(() => ({ok: false, error: 'The server did not answer. Try again.'}));"
+        " if (d.ok) { f.reset(); } return d; })()"
+    )
+
+
+class ReplyState(BoardState):
+    reply_error: str = ""
+    mode: str = "text"  # text | buttons | file
+
+    @rx.var
+    async def composer(self) -> Composer:
+        live = await self.get_state(OrgLive)
+        _ = (live.messages_rev, self.selected_lead_id)
+        actor = self.actor()
+        if actor is None or not self.selected_lead_id:
+            return Composer()
+        try:
+            return await asyncio.to_thread(_composer, actor, self.selected_lead_id)
+        except DomainError:
+            return Composer()
+
+    async def _send(self, work) -> None:  # type: ignore[no-untyped-def]
+        actor = await self._active_actor()
+        if actor is None or not self.selected_lead_id:
+            return
+        lead_id = self.selected_lead_id
+
+        def run() -> None:
+            with get_database().session() as db:
+                work(db, actor, lead_id)
+        try:
+            with self._acting():
+                await asyncio.to_thread(run)
+            self.reply_error = ""
+        except DomainError as exc:
+            self.reply_error = str(exc)
+
+    @rx.event
+    def set_mode(self, mode: str) -> None:
+        self.mode, self.reply_error = mode, ""
+
+    @rx.event
+    async def send_text(self, form: dict[str, str]) -> None:
+        text = str(form.get("text") or "")
+        await self._send(lambda db, actor, lead: outbox.send_text(db, actor, lead, text))
+
+    @rx.event
+    async def send_buttons(self, form: dict[str, str]) -> None:
+        text, titles = str(form.get("text") or ""), str(form.get("buttons") or "").split(",")
+        await self._send(lambda db, actor, lead: outbox.send_buttons(db, actor, lead, text, titles))
+
+    @rx.event
+    async def send_template(self, form: dict[str, str]) -> None:
+        chosen = str(form.get("template_id") or "")
+        if not chosen.isdigit():
+            self.reply_error = "Choose a template first."
+            return
+        await self._send(lambda db, actor, lead: outbox.send_template(db, actor, lead, int(chosen)))
+
+    @rx.event
+    def send_file(self, _form: dict[str, str]) -> rx.event.EventSpec | None:
+        if not self.selected_lead_id:
+            return None
+        return rx.call_script(upload_script(self.selected_lead_id), callback=ReplyState.file_answered)
+
+    @rx.event
+    def file_answered(self, answer: dict[str, object]) -> None:
+        ok = isinstance(answer, dict) and answer.get("ok")
+        self.reply_error = "" if ok else str(answer.get("error") if isinstance(answer, dict) else "Not sent.")
+
+    @rx.event
+    async def resend(self, message_id: int) -> None:
+        await self._send(lambda db, actor, lead: outbox.resend(db, actor, lead, int(message_id)))
