@@ -4,7 +4,9 @@ append-only and tamper-evident), filed under the emptied organisation row, which
 
 from __future__ import annotations
 
-from sqlalchemy import delete, func, select
+import shutil
+
+from sqlalchemy import delete, event, func, select
 from sqlalchemy.orm import Session
 
 from pkcrm_app.accounts.models import Membership, MfaFactor, MfaRecoveryCode, Organisation, User
@@ -14,6 +16,7 @@ from pkcrm_app.audit.service import record
 from pkcrm_app.core.db import Base
 from pkcrm_app.core.errors import InvalidInput, NotFound
 from pkcrm_app.core.events import DomainEvent, emit_on_commit
+from pkcrm_app.whatsapp.media_jobs import org_media_dir
 
 KEPT_TABLES = frozenset({"audit_event", "organisation"})
 
@@ -45,6 +48,8 @@ def delete_organisation(db: Session, actor: Actor, *, confirm_name: str) -> dict
            target_id=org.id, details={"by_user_id": actor.user_id, **{k: str(v) for k, v in removed.items()}})
     org.name, org.slug = "Deleted organisation", f"deleted-{org.id}"
     emit_on_commit(db, DomainEvent(org.id, "sessions"))
+    media = org_media_dir(org.id)  # the files go once the rows are gone for good
+    event.listen(db, "after_commit", lambda _db: shutil.rmtree(media, ignore_errors=True), once=True)
     return removed
 
 

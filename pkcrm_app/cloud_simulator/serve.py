@@ -7,10 +7,10 @@ import secrets
 
 from sqlalchemy import select
 
-from pkcrm_app.core.db import Database
 from pkcrm_app.cloud_simulator.app import build_simulator
 from pkcrm_app.cloud_simulator.state import SimNumber, SimulatorState
 from pkcrm_app.cloud_simulator.webhooks import Customers
+from pkcrm_app.core.db import Database
 from pkcrm_app.whatsapp.models import WhatsAppNumber
 
 DEMO_WABA = "100000000000009"

@@ -30,9 +30,14 @@ BACKOFF_SECONDS = 0.5  # 0.5, 1, 2, 4 s between the attempts of one background r
 LEASE = timedelta(minutes=2)  # a claimed download others leave alone
 
 
+def org_media_dir(org_id: int) -> Path:
+    """The organisation's stored media files: under the instance folder, never a public one."""
+    return get_settings().instance_dir / "media" / str(org_id)
+
+
 def media_path(org_id: int, message_id: int) -> Path:
-    """Where a stored file lives: under the instance folder, never a public one."""
-    return get_settings().instance_dir / "media" / str(org_id) / f"{message_id}.bin"
+    """Where one stored file lives."""
+    return org_media_dir(org_id) / f"{message_id}.bin"
 
 
 def write_encrypted(database: Database, path: Path, data: bytes) -> None:

@@ -15,6 +15,8 @@ from pkcrm_app.core.db import Database
 from pkcrm_app.core.errors import AuthenticationFailed, InvalidInput, PermissionDenied, StepUpRequired
 from pkcrm_app.crm.models import Contact, Lead
 from pkcrm_app.inbox.models import Message
+from pkcrm_app.settings import get_settings
+from pkcrm_app.whatsapp.media_jobs import org_media_dir
 from tests.support.data import PASSWORD, OrgFixture, make_org
 from tests.support.webhooks import change, envelope, post_signed, text_message
 
@@ -79,3 +81,23 @@ def test_deleting_removes_every_row_of_the_organisation_and_nothing_else(databas
         opened = service.login(db, email="ann@acme.test", password=PASSWORD, ip="", user_agent="", hours=1)
         info = service.resolve_session(db, opened.token)
     assert info is not None and info.actor.org_id == globex.org_id
+
+
+def test_the_organisations_media_files_go_after_the_commit(database: Database, orgs, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    acme, globex = orgs
+    monkeypatch.setenv("PKCRM_INSTANCE_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    try:
+        for org in (acme, globex):
+            org_media_dir(org.org_id).mkdir(parents=True)
+            (org_media_dir(org.org_id) / "1.bin").write_bytes(b"encrypted bytes")
+        owner = Actor(acme.users["olga"][0], acme.org_id, Role.OWNER, stepped_up=True)
+        with database.sessions() as db:
+            delete_organisation(db, owner, confirm_name="Acme")
+            assert org_media_dir(acme.org_id).exists()  # nothing goes before the commit
+            db.commit()
+        assert not org_media_dir(acme.org_id).exists()
+        assert (org_media_dir(globex.org_id) / "1.bin").exists()
+    finally:
+        monkeypatch.delenv("PKCRM_INSTANCE_DIR")
+        get_settings.cache_clear()

@@ -9,13 +9,13 @@ import httpx
 import pytest
 from sqlalchemy import func, select, update
 
+from pkcrm_app.cloud_simulator.webhooks import status_envelope
 from pkcrm_app.core.db import utcnow
 from pkcrm_app.core.errors import InvalidInput, NotFound
 from pkcrm_app.inbox.models import Message, MessageStatus
 from pkcrm_app.inbox.service import lead_thread
 from pkcrm_app.whatsapp import outbox, receipts, templates
 from pkcrm_app.whatsapp.cloud_client import CloudClient
-from pkcrm_app.cloud_simulator.webhooks import status_envelope
 from pkcrm_app.whatsapp.models import WhatsAppNumber
 from pkcrm_app.whatsapp.outbox_models import OutboxItem, OutboxState
 from pkcrm_app.whatsapp.sender import RateLimiter, Sender
