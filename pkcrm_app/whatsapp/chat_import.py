@@ -145,7 +145,7 @@ def _prepare(database: Database, job_id: int) -> ImportRun:
         if cast.created_lead:
             emit_on_commit(db, DomainEvent(job.org_id, "leads", (cast.lead_id,)))
         return ImportRun(job_id=job.id, org_id=job.org_id, export=export, fmt=fmt, cast=cast,
-                    zone=_zone(db, job.org_id), media=media)
+                         zone=_zone(db, job.org_id), media=media, prior=job.imported)
 
 
 def _store_batch(database: Database, run: ImportRun, batch: list[tuple[str, ChatMessage]], seen: int) -> None:
@@ -185,7 +185,8 @@ def _store_batch_once(database: Database, run: ImportRun, batch: list[tuple[str,
         run.processed = seen
         _summarise(db, run)
         db.execute(update(ChatImportJob).where(ChatImportJob.id == run.job_id).values(
-            processed=run.processed, imported=run.imported, duplicates=run.duplicates,
+            processed=run.processed, imported=run.prior + run.imported,
+            duplicates=max(0, run.duplicates - run.prior),
             media_stored=run.media_stored, heartbeat_at=utcnow()))
         emit_on_commit(db, DomainEvent(run.org_id, TOPIC, (run.job_id,)))
 

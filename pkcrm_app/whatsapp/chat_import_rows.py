@@ -33,6 +33,7 @@ class ImportRun:
     processed: int = 0
     media_stored: int = 0
     newest: tuple[datetime, str] | None = None  # the latest imported message: when, and its preview
+    prior: int = 0  # messages an interrupted earlier run of this job stored (read again as duplicates now)
 
 
 def message_id(org_id: int, contact_id: int, message: ChatMessage, occurrence: int) -> str:
@@ -43,12 +44,14 @@ def message_id(org_id: int, contact_id: int, message: ChatMessage, occurrence: i
 
 
 def _utc(run: ImportRun, stamp: datetime) -> datetime:
+    """Exports carry the phone's local time; it is read in the organisation's time zone."""
     if run.zone is None:
         return stamp
     return stamp.replace(tzinfo=run.zone).astimezone(UTC).replace(tzinfo=None)
 
 
 def message_row(run: ImportRun, wamid: str, message: ChatMessage) -> Message:
+    """A team member's message is outbound (theirs), any other author's inbound; files keep their name."""
     author = message.author
     member = run.cast.members.get(author) if author is not None else None
     content: dict[str, object] = {"imported": True, "author": author or ""}
@@ -68,6 +71,7 @@ def message_row(run: ImportRun, wamid: str, message: ChatMessage) -> Message:
 
 
 def store_media(database: Database, db: Session, run: ImportRun, rows: list[tuple[Message, ChatMessage]]) -> None:
+    """The zip's file of each attachment, encrypted under the instance folder like downloaded media."""
     for stored, message in rows:
         name = message.attachment
         data = run.export.read_media(name) if name and name in run.media else None

@@ -291,10 +291,20 @@ def test_a_job_whose_worker_died_is_resumed_at_start_up(database, acme) -> None:
                            contact_phone=PHONE)
         job.state, job.heartbeat_at = ImportState.RUNNING, utcnow() - STALE - timedelta(seconds=5)
         job_id = job.id
+    with database.session() as db:  # what the interrupted run had stored: its first three messages
+        actor = acme.actor("owner", Role.OWNER)
+        spare = spool_dir() / "first-batch.upload"
+        spare.write_text("".join((OWN / "german_dotted.txt").read_text("utf-8").splitlines(keepends=True)[:3]),
+                         "utf-8")
+        first_id = start_import(db, actor, spool_path=spare, filename="c.txt", size=1, contact_phone=PHONE).id
+    run_job(database, first_id)
+    with database.session() as db:
+        db.get_one(ChatImportJob, job_id).imported = 3
     threads_started = resume_jobs(database)
     assert threads_started == [job_id]
     finished = _wait_done(database, job_id)
-    assert finished.state == ImportState.DONE and finished.imported == 5
+    assert finished.state == ImportState.DONE and (finished.imported, finished.duplicates) == (5, 0)
+    assert _count(database, Message, acme.org_id) == 5
 
 
 def test_progress_is_pushed_on_the_imports_topic(database, acme) -> None:
@@ -312,3 +322,18 @@ def test_progress_is_pushed_on_the_imports_topic(database, acme) -> None:
         events.unsubscribe(collect)
     assert seen.count("imports") >= 4  # queued, checked, each batch, finished
     assert "messages" in seen and "leads" in seen
+
+
+def test_the_import_page_lines_show_progress_result_and_matches(database, acme) -> None:
+    from pkcrm_app.ui.states.chat_import import _jobs
+
+    owner = acme.actor("owner", Role.OWNER)
+    _import(database, owner, OWN / "android_24h_ddmmyy.txt")
+    bad = OWN / "missing.txt"
+    with database.session() as db:
+        failed_id = start_import(db, owner, spool_path=bad, filename="notes.txt", size=3).id
+    run_job(database, failed_id)
+    failed, done = _jobs(owner, "UTC")
+    assert (done.words, done.percent, done.result) == ("Done", 100, "6 messages imported, 0 already there")
+    assert done.authors == "team: Sam Seller · customer: Alice Martin"  # as the chat writes them
+    assert failed.words == "Failed" and failed.error.startswith("Nothing was imported: the file could not be read")

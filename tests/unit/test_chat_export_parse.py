@@ -221,3 +221,20 @@ def test_ios_group_system_lines_name_no_author() -> None:
     fmt = ExportFile(OWN / "ios_brackets_seconds.txt").scan()
     assert fmt.authors == {"Alice Martin": 2, "Sam Seller": 2}
     assert [m.author for m in _one("ios_brackets_seconds.txt")][:2] == [None, None]
+
+
+@pytest.mark.parametrize(("name", "stamps"), [
+    ("korean_meridiem_first.txt", [datetime(2023, 3, 13, 15, 15), datetime(2023, 3, 13, 0, 5),
+                                   datetime(2023, 3, 14, 12, 30)]),
+    ("japanese_meridiem_first.txt", [datetime(2023, 3, 13, 15, 15, 9), datetime(2023, 3, 13, 11, 59)]),
+])
+def test_clock_words_before_the_time_and_spaced_dotted_dates(name: str, stamps: list[datetime]) -> None:
+    messages = _one(name)
+    assert [m.timestamp for m in messages] == stamps
+    assert messages[0].author in ("김민수", "山田")
+
+
+def test_swedish_and_german_clock_words() -> None:
+    swedish = parse_text("2023-03-13 3:15 em - Anna: Hej\n2023-03-13 9:15 fm - Anna: Hej då\n")[1]
+    german = parse_text("13.03.23, 9:15 nachm. - Anna: Hallo\n13.03.23, 12:15 vorm. - Anna: Tschüss\n")[1]
+    assert [m.timestamp.hour for m in swedish + german] == [15, 9, 21, 0]

@@ -44,10 +44,12 @@ def _free_form() -> rx.Component:
                                    width="100%"),
                           rx.button("Send", type="submit", id="reply-send-buttons"), width="100%"),
                 width="100%"), on_submit=ReplyState.send_buttons, reset_on_submit=True, width="100%")),
-            ("file", rx.el.form(rx.hstack(
-                rx.el.input(type="file", name="file", accept=ACCEPT, id="reply-file", required=True),
-                rx.input(name="caption", placeholder="Caption (optional)", flex="1"),
-                rx.button("Send file", type="submit", id="reply-send-file"), width="100%"),
+            ("file", rx.el.form(rx.vstack(
+                rx.el.input(type="file", name="file", accept=ACCEPT, id="reply-file", required=True,
+                            style={"width": "100%", "fontSize": "13px"}),
+                rx.hstack(rx.input(name="caption", placeholder="Caption (optional)", width="100%"),
+                          rx.button("Send file", type="submit", id="reply-send-file"), width="100%"),
+                width="100%", spacing="2"),
                 id="reply-file-form", on_submit=ReplyState.send_file, width="100%")),
             ("template", _template_form()),
             rx.form(rx.hstack(

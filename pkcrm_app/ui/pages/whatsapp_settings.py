@@ -57,7 +57,7 @@ def _number_card(row: NumberRow) -> rx.Component:
             ),
             spacing="3", width="100%",
         ),
-        width="100%", max_width="820px",
+        width="100%", max_width="820px", flex_shrink="0",
     )
 
 
@@ -79,13 +79,14 @@ def whatsapp_settings_page() -> rx.Component:
                 _field("Cloud API", rx.code(WhatsAppState.api_base, id="whatsapp-api-base"),
                        "PKCRM_WHATSAPP_API_BASE and PKCRM_WHATSAPP_API_VERSION; the demo uses the local simulator."),
                 _field("Webhook callback URL to register at Meta", rx.code(WhatsAppState.webhook_url)),
-                spacing="3"), width="100%", max_width="820px"),
-            rx.box(rx.foreach(WhatsAppState.numbers, _number_card), key=WhatsAppState.form_key, width="100%"),
+                spacing="3"), width="100%", max_width="820px", flex_shrink="0"),
+            rx.vstack(rx.foreach(WhatsAppState.numbers, _number_card), key=WhatsAppState.form_key, width="100%",
+                      spacing="4", flex_shrink="0"),
             rx.card(rx.vstack(
                 rx.text("Add a number", weight="medium"),
                 _number_form("wa-number-new", None),
                 rx.button("Add number", type="submit", form="wa-number-new"),
-                spacing="3", width="100%"), width="100%", max_width="820px"),
+                spacing="3", width="100%"), width="100%", max_width="820px", flex_shrink="0"),
             rx.heading("Templates", size="4"),
             rx.cond(WhatsAppState.templates.length() > 0,  # type: ignore[attr-defined]
                     rx.table.root(rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in (

@@ -21,10 +21,13 @@ _SP = "[ \u00a0\u202f]"
 LEADING_MARKS = "\u200e\u200f\ufeff\u202a\u202b\u202c"
 # 12-hour clock words, as written by locales we have seen (normalised by `meridiem_is_pm`).
 _MERIDIEM = (
-    rf"[AaPp]\.?{_SP}?[Mm]\.?|vorm\.|nachm\.|[fe]\.{_SP}?m\.|午前|午後|上午|下午|오전|오후|ص|م"
+    rf"[AaPp]\.?{_SP}?[Mm]\.?|vorm\.|nachm\.|[fe]\.?{_SP}?m\.?|午前|午後|上午|下午|오전|오후|ص|م"
 )
+_MERIDIEM_FIRST = "午前|午後|上午|下午|오전|오후"  # Chinese, Japanese and Korean write it before the time
+# Groups: 1 date, 2 a, 3 sep, 4 b, 5 c, 6 meridiem before, 7 h, 8 m, 9 s, 10 meridiem after, 11 close.
 HEADER = re.compile(
-    rf"\[?(?P<date>(?P<a>\d{{1,4}})(?P<sep>[./-])(?P<b>\d{{1,2}})(?P=sep)(?P<c>\d{{2,4}}))\.?,?{_SP}*"
+    rf"\[?(?P<date>(?P<a>\d{{1,4}})(?P<sep>[./-]) ?(?P<b>\d{{1,2}})(?P=sep) ?(?P<c>\d{{2,4}}))\.?,?{_SP}*"
+    rf"(?:(?P<pre>{_MERIDIEM_FIRST}){_SP}*)?"
     rf"(?P<h>\d{{1,2}})[:.](?P<m>\d{{2}})(?:[:.](?P<s>\d{{2}}))?\.?"
     rf"(?:{_SP}*(?P<ap>{_MERIDIEM}))?"
     rf"(?P<close>\]{_SP}?|{_SP}+[-\u2013]{_SP}+)"
@@ -42,8 +45,8 @@ SYSTEM = re.compile(
     r"Missed (?:voice|video) call|Waiting for this message.*|This chat is with a business account.*",
     re.DOTALL,
 )
-_PM_WORDS = frozenset({"pm", "nachm.", "e.m.", "午後", "下午", "오후", "م"})
-_AM_WORDS = frozenset({"am", "vorm.", "f.m.", "午前", "上午", "오전", "ص"})
+_PM_WORDS = frozenset({"pm", "nachm.", "e.m.", "em", "午後", "下午", "오후", "م"})
+_AM_WORDS = frozenset({"am", "vorm.", "f.m.", "fm", "午前", "上午", "오전", "ص"})
 MAX_AUTHORS = 2000  # distinct authors a chat may have (a big group) before the file is refused
 
 
@@ -151,7 +154,7 @@ def detect(lines: Iterable[str]) -> ExportFormat:
         headers += 1
         if line[0] == "[":
             bracketed += 1
-        if found.group(9):
+        if found.group(10) or found.group(6):
             meridiem += 1
         end = found.end()
         i = line.find(": ", end)

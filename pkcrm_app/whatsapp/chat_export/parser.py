@@ -149,7 +149,9 @@ def parse(lines: Iterable[str], fmt: ExportFormat) -> Iterator[ChatMessage]:
             line = line.lstrip(marks)
         found = match(line)
         if found is not None:
-            date_text, a, _sep, b, c, h, m, s, word, _close = found.groups()
+            date_text, a, _sep, b, c, before, h, m, s, word, _close = found.groups()
+            if before:
+                word = before
             if date_text != last_date:  # consecutive messages mostly share their date
                 last_date, day = date_text, date_under(order, a, b, c)
             if word is None:
