@@ -73,3 +73,4 @@ app.add_page(import_page, route="/import", title="Import chats · PK WhatsApp CR
 app.register_lifespan_task(resume_imports)
 bridge.install(app)
 app.register_lifespan_task(sender_task.run_in_app)  # the WhatsApp outbox sender
+app.register_lifespan_task(sender_task.retry_media_in_app)  # inbound media downloads left pending

@@ -1,4 +1,5 @@
-"""The outbox sender as a background task of the web app (the `send-outbox` command runs it standalone)."""
+"""WhatsApp background tasks of the web app: the outbox sender (the `send-outbox` command runs it
+standalone) and the retry of media downloads left pending (by a restart or a long back-off)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import threading
 
 from pkcrm_app.core.db import get_database
 from pkcrm_app.settings import get_settings
+from pkcrm_app.whatsapp import media_jobs
 from pkcrm_app.whatsapp.sender import Sender
 
 log = logging.getLogger("pkcrm.outbox")
@@ -24,3 +26,19 @@ async def run_in_app() -> None:
         await asyncio.to_thread(sender.run_forever, stop)
     finally:  # cancelled at shutdown: let the thread finish its current send and stop
         stop.set()
+
+
+MEDIA_RETRY_INTERVAL = 30.0  # seconds between looks for media downloads that are due again
+
+
+async def retry_media_in_app() -> None:
+    """Every half minute, one more attempt for each inbound media download whose time has come."""
+    while True:
+        await asyncio.sleep(MEDIA_RETRY_INTERVAL)
+        try:
+            done = await asyncio.to_thread(media_jobs.retry_due, get_database())
+        except Exception:  # a broken round must not end the loop; the next one tries again
+            log.exception("media download retry round failed")
+            continue
+        if done:
+            log.info("retried %d pending media download(s)", done)
