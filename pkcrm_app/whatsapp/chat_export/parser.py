@@ -135,7 +135,7 @@ def parse(lines: Iterable[str], fmt: ExportFormat) -> Iterator[ChatMessage]:
     or time is kept as text of the message before it."""
     match = HEADER.match
     order = fmt.order
-    last_date, day = "", None
+    last_date, valid_day, year, month, mday = "", False, 0, 0, 0
     number = _NUMBERS
     marks = LEADING_MARKS
     stamp: datetime | None = None
@@ -150,25 +150,29 @@ def parse(lines: Iterable[str], fmt: ExportFormat) -> Iterator[ChatMessage]:
         found = match(line)
         if found is not None:
             date_text, a, _sep, b, c, before, h, m, s, word, _close = found.groups()
-            if before:
-                word = before
             if date_text != last_date:  # consecutive messages mostly share their date
                 last_date, day = date_text, date_under(order, a, b, c)
-            if word is None:
+                valid_day = day is not None
+                if day is not None:
+                    year, month, mday = day.year, day.month, day.day
+            if word is None and before is None:
                 hour, minute, second = number.get(h, 99), number.get(m, 99), number.get(s, 0) if s else 0
-                hms = (hour, minute, second) if hour < 24 and minute < 60 and second < 60 else None
+                valid_time = hour < 24 and minute < 60 and second < 60
             else:
-                hms = _clock(int(h), int(m), int(s) if s else 0, word)
-            if hms is not None and day is not None:
+                hms = _clock(int(h), int(m), int(s) if s else 0, before or word)
+                valid_time = hms is not None
+                if hms is not None:
+                    hour, minute, second = hms
+            if valid_time and valid_day:
                 if stamp is not None:
                     yield _finish(stamp, author, first, more)
-                stamp = datetime(day.year, day.month, day.day, *hms)
-                rest = line[found.end():]
-                i = rest.find(": ")
-                if i > 0:
-                    author, first = rest[:i], rest[i + 2:MAX_TEXT + i + 2]
+                stamp = datetime(year, month, mday, hour, minute, second)
+                end = found.end()
+                i = line.find(": ", end)
+                if i > end:
+                    author, first = line[end:i], line[i + 2:MAX_TEXT + i + 2]
                 else:
-                    author, first = split_author(rest)
+                    author, first = split_author(line[end:])
                     first = first[:MAX_TEXT]
                 more, size = None, len(first)
                 continue
