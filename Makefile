@@ -22,8 +22,9 @@ $(VENV)/.dev: requirements-dev.txt requirements.txt | $(VENV)/bin/python
 	$(BIN)/pip install -q -r requirements-dev.txt
 	@touch $@ $(VENV)/.runtime
 
-chromium:
-	@test -x /usr/bin/chromium || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
+chromium:  # Debian's Chromium for the browser tests, and an emoji font so screenshots show emoji as people see them
+	@test -x /usr/bin/chromium -a -d /usr/share/fonts/truetype/noto || (apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-color-emoji)
 
 run: $(VENV)/.runtime
 	$(BIN)/python -m pkcrm_app.cli migrate
