@@ -134,15 +134,15 @@ def build_simulator(state: SimulatorState, customers: Customers | None = None) -
 
 
 @contextmanager
-def running(state: SimulatorState, customers: Customers | None = None, port: int = 0) -> Iterator[str]:
-    """Serve the simulator on 127.0.0.1 in a thread (tests, benchmarks); yields its base URL."""
+def serving(asgi_app: Any, port: int = 0) -> Iterator[str]:
+    """Serve an ASGI app on 127.0.0.1 in a thread (tests, benchmarks); yields its base URL."""
     import socket
 
     import uvicorn
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # TCP proto: asyncio sets NODELAY
     sock.bind(("127.0.0.1", port))
-    server = uvicorn.Server(uvicorn.Config(build_simulator(state, customers), log_level="warning", lifespan="off"))
+    server = uvicorn.Server(uvicorn.Config(asgi_app, log_level="warning", lifespan="off"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     while not server.started:
@@ -153,5 +153,14 @@ def running(state: SimulatorState, customers: Customers | None = None, port: int
         server.should_exit = True
         thread.join(timeout=5)
         sock.close()
+
+
+@contextmanager
+def running(state: SimulatorState, customers: Customers | None = None, port: int = 0) -> Iterator[str]:
+    """Serve the simulator on 127.0.0.1 in a thread (tests, benchmarks); yields its base URL."""
+    try:
+        with serving(build_simulator(state, customers), port) as url:
+            yield url
+    finally:
         if customers is not None:
             customers.close()

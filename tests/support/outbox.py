@@ -76,25 +76,3 @@ def client_factory(url: str):  # type: ignore[no-untyped-def]
     return lambda token: CloudClient(access_token=token, base=url, version="v21.0")
 
 
-@contextmanager
-def serving(asgi_app) -> Iterator[str]:  # type: ignore[no-untyped-def]
-    """Serve an ASGI app (e.g. the app's own routes, for webhooks) on 127.0.0.1 in a thread; yields its URL."""
-    import socket
-    import threading
-    import time
-
-    import uvicorn
-
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # TCP proto: asyncio sets NODELAY
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(asgi_app, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=5)
-        sock.close()
