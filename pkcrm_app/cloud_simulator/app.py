@@ -47,6 +47,7 @@ def build_simulator(state: SimulatorState, customers: Customers | None = None) -
         if state.over_rate(phone_id):
             return graph_error(130429, "Rate limit hit", details="Cloud API message throughput has been reached.")
         if to.endswith("00026"):
+            state.refuse(to)
             return graph_error(131026, "Message undeliverable")
         if to.endswith("00047"):
             return graph_error(131047, "Re-engagement message")

@@ -46,6 +46,7 @@ class SimulatorState:
     templates: list[dict[str, Any]] = field(default_factory=lambda: list(DEFAULT_TEMPLATES))
     failures_seen: Counter[str] = field(default_factory=Counter)
     throttled: int = 0  # 130429 answers given for going over `rate_per_second`
+    refused: Counter[str] = field(default_factory=Counter)  # permanent failures answered, per recipient
     slow_seconds: float = 20.0  # how long a ...00408 recipient's first send hangs
     lock: threading.Lock = field(default_factory=threading.Lock)
     _recent: dict[str, list[float]] = field(default_factory=dict)
@@ -78,6 +79,10 @@ class SimulatorState:
                                   "type": payload.get("type"), "key": payload.get("biz_opaque_callback_data"),
                                   "payload": payload, "at": time.time()})
         return wamid
+
+    def refuse(self, to: str) -> None:
+        with self.lock:
+            self.refused[to] += 1
 
     def store_media(self, data: bytes, mime: str) -> str:
         media_id = str(10**15 + secrets.randbelow(10**15))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -122,3 +123,30 @@ def test_agent_replies_and_sees_ticks_then_only_templates_once_the_window_closed
 
 def reply_state_texts(state: SimulatorState) -> list[dict]:  # type: ignore[type-arg]
     return [m for m in state.messages if m["type"] == "text"]
+
+
+def test_an_undeliverable_reply_says_why_and_can_be_sent_again(reply_app: ReplyApp) -> None:
+    shop, customer = reply_app.shop, f"Unreachable Customer {secrets.token_hex(2)}"
+    # The simulator answers 131026 (message undeliverable) for recipients ending in 00026, every time.
+    assert post_text(reply_app.app.url, phone_number_id=shop.org.phone_number_id, app_secret=shop.org.app_secret,
+                     wa_id="447700900026", name=customer, text="Hello?").status_code == 200
+    answer = f"We can deliver on Friday {secrets.token_hex(3)}"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        agent = signed_in_tab(browser, reply_app.app.url, shop.org.users["agent"][1])
+        agent.locator(".lead-card", has_text=customer).click()
+        agent.fill("#reply-text", answer)
+        agent.click("#reply-send")
+        bubble = agent.locator("#thread .message.outbound", has_text=answer)
+        resend = bubble.locator(".message-resend")
+        expect(resend).to_be_visible(timeout=LIVE)  # failed for good: the reason and a way to try again
+        assert "deliver" in bubble.inner_text().lower()
+        agent.screenshot(path=str(ARTIFACTS / "reply-failed.png"))
+        assert reply_app.state.refused["447700900026"] == 1
+        resend.click()
+        deadline = time.monotonic() + LIVE / 1000
+        while reply_app.state.refused["447700900026"] < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert reply_app.state.refused["447700900026"] == 2  # one more real attempt, not a blind repeat loop
+        expect(resend).to_be_visible(timeout=LIVE)  # the number is still unreachable: failed again
+        browser.close()

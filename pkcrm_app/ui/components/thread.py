@@ -4,6 +4,7 @@ import reflex as rx
 
 from pkcrm_app.ui.components.reply_box import reply_box
 from pkcrm_app.ui.states.board import BoardState
+from pkcrm_app.ui.states.reply import ReplyState
 from pkcrm_app.ui.states.views import MessageRow
 
 
@@ -55,8 +56,12 @@ def bubble(message: MessageRow) -> rx.Component:
                                                    class_name="message-map")),
             rx.cond(message.referral != "", rx.text(message.referral, size="1", color_scheme="blue",
                                                     class_name="message-referral")),
+            rx.cond(message.error != "", rx.text(message.error, size="1", color_scheme="red", margin_top="4px",
+                                                 class_name="message-error")),
+            rx.cond(message.failed, rx.button("Send again", size="1", variant="soft", color_scheme="red",
+                                              class_name="message-resend", margin_top="4px",
+                                              on_click=ReplyState.resend(message.message_id))),
             rx.hstack(
-                rx.cond(message.error != "", rx.text(message.error, size="1", color_scheme="red")),
                 rx.text(message.when, size="1", color_scheme="gray"),
                 rx.text(message.ticks, size="1", color=message.tick_color, class_name="ticks"),
                 spacing="1", justify="end",

@@ -61,6 +61,7 @@ class MessageRow:
     media_url: str = ""
     media_note: str = ""
     file_label: str = ""
+    failed: bool = False  # an outbound message that could not be delivered: the agent may send it again
 
 
 @dataclass
@@ -114,7 +115,8 @@ def thread_pane(thread: ThreadView, tz: str) -> ThreadPane:
                                tick_color=color, error=m.error, kind=m.kind, quote=m.quote,
                                forwarded=m.forwarded, reactions=m.reactions, referral=m.referral,
                                map_url=m.map_url, media_url=m.media_url, media_note=m.media_note,
-                               file_label=m.file_label))
+                               file_label=m.file_label,
+                               failed=m.direction == Direction.OUTBOUND and m.status == MessageStatus.FAILED))
     return ThreadPane(lead_id=thread.lead_id, contact_name=thread.contact_name, phone=thread.phone,
                       stage_id=str(thread.stage_id), stage_name=thread.stage_name,
                       earlier=max(0, thread.total_messages - len(rows)), messages=rows)
