@@ -7,17 +7,19 @@ state; the page's POST reads it back from the cookie."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from urllib.parse import urlencode
 
 from sqlalchemy.orm import Session
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from pkcrm_app.accounts import invitations, profile, recovery, service, signup
 from pkcrm_app.accounts.models import Membership, User
-from pkcrm_app.core.errors import DomainError
+from pkcrm_app.core.errors import DomainError, InvalidInput
 from pkcrm_app.core.mail import MailError
 from pkcrm_app.routes.auth import (
     SESSION_COOKIE,
@@ -91,21 +93,30 @@ async def signup_link_route(request: Request) -> Response:
 
 async def confirm_signup_route(request: Request) -> Response:
     """The confirmation page's button: create the organisation of the link in the cookie and sign its owner in."""
-    if not same_origin(request):
-        return cross_site_refused()
-    form = await request.form()
-    token = request.cookies.get(SIGNUP_COOKIE)
 
-    def confirm(db: Session) -> service.OpenedSession:
+    def confirm(db: Session, token: str | None, form: FormData) -> service.OpenedSession:
         done = signup.confirm_sign_up(db, token, ip=client_ip(request), device=request.headers.get("user-agent", ""))
         return _open(db, request, done.user, done.membership, "sign-up", form)
 
+    return await _finish_link(request, SIGNUP_COOKIE, "/signup/confirm", confirm)
+
+
+async def _finish_link(
+    request: Request, cookie: str, page: str,
+    work: Callable[[Session, str | None, FormData], service.OpenedSession | None],
+) -> Response:
+    """The POST behind an emailed link: run `work` with the link's token (from its cookie) and the form; a session
+    it opens is started here (none: on to the login page), an error goes back to `page`; the link cookie goes."""
+    if not same_origin(request):
+        return cross_site_refused()
+    form = await request.form()
+    token = request.cookies.get(cookie)
     try:
-        opened = await run_in_threadpool(with_database, confirm)
+        opened = await run_in_threadpool(with_database, lambda db: work(db, token, form))
     except DomainError as exc:
-        return follow(request, _with_message("/signup/confirm", error=str(exc)))
-    response = start_session(request, opened)
-    response.delete_cookie(SIGNUP_COOKIE, path="/")
+        return follow(request, _with_message(page, error=str(exc)))
+    response = follow(request, "/login") if opened is None else start_session(request, opened)
+    response.delete_cookie(cookie, path="/")
     return response
 
 
@@ -117,23 +128,13 @@ async def invite_link_route(request: Request) -> Response:
 
 async def accept_invite_route(request: Request) -> Response:
     """Accept the invitation in the cookie: join (new or existing account) and open a session."""
-    if not same_origin(request):
-        return cross_site_refused()
-    form = await request.form()
-    token = request.cookies.get(INVITE_COOKIE)
 
-    def accept(db: Session) -> service.OpenedSession:
+    def accept(db: Session, token: str | None, form: FormData) -> service.OpenedSession:
         joined = invitations.accept(db, token, name=_form_text(form, "name"), password=_form_text(form, "password"),
                                     ip=client_ip(request), device=request.headers.get("user-agent", ""))
         return _open(db, request, joined.user, joined.membership, "invitation", form)
 
-    try:
-        opened = await run_in_threadpool(with_database, accept)
-    except DomainError as exc:
-        return follow(request, _with_message("/invite", error=str(exc)))
-    response = start_session(request, opened)
-    response.delete_cookie(INVITE_COOKIE, path="/")
-    return response
+    return await _finish_link(request, INVITE_COOKIE, "/invite", accept)
 
 
 # Password reset and change ---------------------------------------------------------------------------------------
@@ -157,26 +158,16 @@ async def reset_link_route(request: Request) -> Response:
 
 async def reset_route(request: Request) -> Response:
     """Set a new password with the link in the cookie; every old session ends and a new one opens here."""
-    if not same_origin(request):
-        return cross_site_refused()
-    form = await request.form()
-    password = _form_text(form, "password")
-    if password != _form_text(form, "password_again"):
-        return follow(request, _with_message("/reset", error="The two passwords differ."))
-    token = request.cookies.get(RESET_COOKIE)
 
-    def reset(db: Session) -> service.OpenedSession | None:
+    def reset(db: Session, token: str | None, form: FormData) -> service.OpenedSession | None:
+        password = _form_text(form, "password")
+        if password != _form_text(form, "password_again"):
+            raise InvalidInput("The two passwords differ.")
         done = recovery.reset_password(db, token, password, ip=client_ip(request),
                                        device=request.headers.get("user-agent", ""))
         return None if done.membership is None else _open(db, request, done.user, done.membership, "reset", form)
 
-    try:
-        opened = await run_in_threadpool(with_database, reset)
-    except DomainError as exc:
-        return follow(request, _with_message("/reset", error=str(exc)))
-    response = follow(request, "/login") if opened is None else start_session(request, opened)
-    response.delete_cookie(RESET_COOKIE, path="/")
-    return response
+    return await _finish_link(request, RESET_COOKIE, "/reset", reset)
 
 
 async def change_password_route(request: Request) -> Response:
