@@ -1,4 +1,4 @@
-"""Reflex configuration; database and Redis come from the app's own settings."""
+"""Reflex configuration; database, Redis, origins and proxies come from the app's own settings."""
 
 import reflex as rx
 
@@ -9,6 +9,10 @@ settings = get_settings()
 config = rx.Config(
     app_name="pkcrm_app",
     redis_url=settings.redis_url or None,
+    # Set explicitly: Reflex's default ("disk") pickles every tab's state, cookies included, under .states/.
+    state_manager_mode=settings.state_manager_mode,
+    # The websocket reads the client's address the same way the HTTP routes do.
+    trusted_proxy_hops=settings.trusted_proxy_count,
     telemetry_enabled=False,
     show_built_with_reflex=False,
     plugins=[rx.plugins.RadixThemesPlugin(theme=rx.theme(accent_color="green", radius="medium"))],

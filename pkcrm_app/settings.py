@@ -6,12 +6,48 @@ import os
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 def _env(name: str, default: str = "") -> str:
     return os.environ.get(name, default).strip()
+
+
+class SettingsError(ValueError):
+    """A setting holds a value the app does not understand: it refuses to start rather than guess."""
+
+
+LOOPBACK_NAMES = ("localhost", "127.0.0.1")
+TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+FALSE_WORDS = frozenset({"0", "false", "no", "off"})
+
+
+def _flag(name: str, default: bool) -> bool:
+    """A yes/no setting: only the documented spellings (1/0, true/false, yes/no, on/off) are accepted."""
+    raw = _env(name).lower()
+    if not raw:
+        return default
+    if raw in TRUE_WORDS:
+        return True
+    if raw in FALSE_WORDS:
+        return False
+    raise SettingsError(f"{name}={raw!r} is not understood: use one of 1/0, true/false, yes/no, on/off")
+
+
+def _number(name: str, default: str, kind: type[int] | type[float] = int) -> Any:
+    raw = _env(name, default)
+    try:
+        return kind(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a {kind.__name__}") from None
+
+
+def _is_local_http(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme == "http" and parts.hostname in LOOPBACK_NAMES
 
 
 @dataclass(frozen=True)
@@ -24,33 +60,38 @@ class Settings:
     database_url: str = field(default_factory=lambda: _env("DATABASE_URL"))
     redis_url: str = field(default_factory=lambda: _env("REDIS_URL") or _env("REFLEX_REDIS_URL"))
     master_key: str = field(default_factory=lambda: _env("PKCRM_MASTER_KEY"))
-    cookie_secure: bool = field(default_factory=lambda: _env("PKCRM_COOKIE_SECURE") == "1")
-    session_hours: int = field(default_factory=lambda: int(_env("PKCRM_SESSION_HOURS", "12")))
-    webhook_max_bytes: int = field(
-        default_factory=lambda: int(_env("PKCRM_WEBHOOK_MAX_BYTES", str(1024 * 1024)))
-    )
+    public_url: str = field(default_factory=lambda: _env("PKCRM_PUBLIC_URL", "http://localhost:3000").rstrip("/"))
+    # The session cookie is Secure unless the app is served over plain http on this machine (the demo).
+    cookie_secure: bool = field(
+        default_factory=lambda: _flag("PKCRM_COOKIE_SECURE",
+                                      not _is_local_http(_env("PKCRM_PUBLIC_URL", "http://localhost:3000"))))
+    # Reverse proxies in front of the app that append X-Forwarded-For; 0 = the peer address is the client.
+    trusted_proxy_count: int = field(default_factory=lambda: _number("PKCRM_TRUSTED_PROXIES", "0"))
+    # Development only: single sign-on providers over plain http or on loopback/private addresses.
+    sso_allow_insecure: bool = field(default_factory=lambda: _flag("PKCRM_SSO_ALLOW_INSECURE", False))
+    session_hours: int = field(default_factory=lambda: _number("PKCRM_SESSION_HOURS", "12"))
+    webhook_max_bytes: int = field(default_factory=lambda: _number("PKCRM_WEBHOOK_MAX_BYTES", str(1024 * 1024)))
     # Largest chat export (.txt or .zip) one upload may carry; streamed to disk, never held in memory.
     import_max_bytes: int = field(
-        default_factory=lambda: int(_env("PKCRM_IMPORT_MAX_BYTES", str(200 * 1024 * 1024))))
+        default_factory=lambda: _number("PKCRM_IMPORT_MAX_BYTES", str(200 * 1024 * 1024)))
     # Outgoing mail (invitations, sign-up confirmations, password resets); no host: .eml files in instance/outbox/.
     smtp_host: str = field(default_factory=lambda: _env("PKCRM_SMTP_HOST"))
-    smtp_port: int = field(default_factory=lambda: int(_env("PKCRM_SMTP_PORT", "587")))
+    smtp_port: int = field(default_factory=lambda: _number("PKCRM_SMTP_PORT", "587"))
     smtp_user: str = field(default_factory=lambda: _env("PKCRM_SMTP_USER"))
     smtp_password: str = field(default_factory=lambda: _env("PKCRM_SMTP_PASSWORD"), repr=False)
-    smtp_starttls: bool = field(default_factory=lambda: _env("PKCRM_SMTP_STARTTLS", "1") == "1")
+    smtp_starttls: bool = field(default_factory=lambda: _flag("PKCRM_SMTP_STARTTLS", True))
     mail_from: str = field(default_factory=lambda: _env("PKCRM_MAIL_FROM", "PK WhatsApp CRM <no-reply@localhost>"))
-    public_url: str = field(default_factory=lambda: _env("PKCRM_PUBLIC_URL", "http://localhost:3000").rstrip("/"))
     # WhatsApp Cloud API: production points at Meta; the demo and tests at the local simulator.
     whatsapp_api_base: str = field(
         default_factory=lambda: _env("PKCRM_WHATSAPP_API_BASE", "https://graph.facebook.com").rstrip("/"))
     whatsapp_api_version: str = field(default_factory=lambda: _env("PKCRM_WHATSAPP_API_VERSION", "v21.0"))
     # Outbox sender: sends per second per number (Meta's default), lease of one attempt, wait for a receipt.
     whatsapp_messages_per_second: float = field(
-        default_factory=lambda: float(_env("PKCRM_WHATSAPP_MESSAGES_PER_SECOND", "80")))
-    outbox_lease_seconds: float = field(default_factory=lambda: float(_env("PKCRM_OUTBOX_LEASE_SECONDS", "60")))
+        default_factory=lambda: _number("PKCRM_WHATSAPP_MESSAGES_PER_SECOND", "80", float))
+    outbox_lease_seconds: float = field(default_factory=lambda: _number("PKCRM_OUTBOX_LEASE_SECONDS", "60", float))
     outbox_reconcile_seconds: float = field(
-        default_factory=lambda: float(_env("PKCRM_OUTBOX_RECONCILE_SECONDS", "600")))
-    outbox_in_app: bool = field(default_factory=lambda: _env("PKCRM_OUTBOX_IN_APP", "1") == "1")
+        default_factory=lambda: _number("PKCRM_OUTBOX_RECONCILE_SECONDS", "600", float))
+    outbox_in_app: bool = field(default_factory=lambda: _flag("PKCRM_OUTBOX_IN_APP", True))
 
     @property
     def sqlalchemy_url(self) -> str:
@@ -63,6 +104,21 @@ class Settings:
                 url = "postgresql+psycopg://" + url[len("postgresql://") :]
             return url
         return f"sqlite:///{self.instance_dir / 'pkcrm.db'}"
+
+    @property
+    def allowed_origins(self) -> tuple[str, ...]:
+        """Origins the browser may call the app from: the public URL (both loopback spellings on this machine)."""
+        parts = urlsplit(self.public_url)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        if parts.hostname in LOOPBACK_NAMES:
+            port = f":{parts.port}" if parts.port else ""
+            return tuple(f"{parts.scheme}://{name}{port}" for name in LOOPBACK_NAMES)
+        return (origin,)
+
+    @property
+    def state_manager_mode(self) -> str:
+        """Reflex's tab-state store: Redis across workers, else memory (never Reflex's default on-disk pickles)."""
+        return "redis" if self.redis_url else "memory"
 
     @property
     def key_file(self) -> Path:
