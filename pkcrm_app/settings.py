@@ -93,6 +93,13 @@ class Settings:
         default_factory=lambda: _number("PKCRM_OUTBOX_RECONCILE_SECONDS", "600", float))
     outbox_in_app: bool = field(default_factory=lambda: _flag("PKCRM_OUTBOX_IN_APP", True))
 
+    def __post_init__(self) -> None:
+        # A master key file is invented only for the embedded SQLite run: with a shared database every machine
+        # must read the same key, and a second machine inventing its own would seal data no other one can read.
+        if not self.master_key and not self.sqlalchemy_url.startswith("sqlite"):
+            raise SettingsError("PKCRM_MASTER_KEY is not set, but DATABASE_URL names a shared database: set the "
+                                "same PKCRM_MASTER_KEY on every machine (a key file is created only for SQLite)")
+
     @property
     def sqlalchemy_url(self) -> str:
         """The database URL; the embedded default is a SQLite file under the instance folder."""

@@ -80,13 +80,19 @@ class MasterKeys:
         return f"{kid}:{base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()}"
 
 
-def load_master_keys() -> MasterKeys:
-    """Master keys from PKCRM_MASTER_KEY, else the instance key file (created 0600 on first run)."""
+def load_master_keys(database_url: str | None = None) -> MasterKeys:
+    """Master keys from PKCRM_MASTER_KEY, else the instance key file (created 0600 on first run).
+
+    The key file is only for the embedded SQLite database (`database_url`, default: the settings' one): a shared
+    database needs PKCRM_MASTER_KEY, so a second machine never invents a key of its own."""
     from pkcrm_app.settings import get_settings
 
     settings = get_settings()
     if settings.master_key:
         return MasterKeys.parse(settings.master_key)
+    if not (database_url or settings.sqlalchemy_url).startswith("sqlite"):
+        raise EncryptionKeyError("PKCRM_MASTER_KEY is not set: a shared (non-SQLite) database needs the same master "
+                                 "key on every machine; no key file is created for it")
     path = settings.key_file
     path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists():

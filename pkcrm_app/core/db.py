@@ -60,9 +60,10 @@ class Database:
         from pkcrm_app.core.crypto import Keyring, load_master_keys
 
         self.url = url
+        keys = master_keys or load_master_keys(url)  # refused before anything is opened or created
         self.engine = make_engine(url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
-        self.keyring = Keyring(self.engine, master_keys or load_master_keys())
+        self.keyring = Keyring(self.engine, keys)
         if inspect(self.engine).has_table("encryption_key"):
             # Load (or create) the data key now, on its own connection: doing it lazily inside a
             # write transaction would wait on that transaction's own lock under SQLite.
