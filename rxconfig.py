@@ -13,6 +13,9 @@ config = rx.Config(
     state_manager_mode=settings.state_manager_mode,
     # The websocket reads the client's address the same way the HTTP routes do.
     trusted_proxy_hops=settings.trusted_proxy_count,
+    # Only the public URL's origin may call the routes with credentials or open the /_event websocket
+    # (Reflex's default is any origin: a sibling subdomain or another port could read the board).
+    cors_allowed_origins=list(settings.allowed_origins),
     telemetry_enabled=False,
     show_built_with_reflex=False,
     plugins=[rx.plugins.RadixThemesPlugin(theme=rx.theme(accent_color="green", radius="medium"))],

@@ -5,6 +5,7 @@ import reflex as rx
 from pkcrm_app.live import bridge
 from pkcrm_app.routes import build_api
 from pkcrm_app.routes.chat_import import resume_imports
+from pkcrm_app.routes.security_headers import with_security_headers
 from pkcrm_app.ui.pages.account import account_page
 from pkcrm_app.ui.pages.alerts import alerts_page
 from pkcrm_app.ui.pages.audit import audit_page
@@ -40,7 +41,7 @@ from pkcrm_app.ui.states.sso import SsoState
 from pkcrm_app.ui.states.whatsapp_settings import WhatsAppState
 from pkcrm_app.whatsapp import sender_task
 
-app = rx.App(api_transformer=build_api())
+app = rx.App(api_transformer=[build_api(), with_security_headers])
 app.add_page(login_page, route="/login", title="Sign in · PK WhatsApp CRM",
              on_load=LoginPageState.read_outcome)
 app.add_page(board_page, route="/board", title="Board · PK WhatsApp CRM", on_load=BoardState.require_login)

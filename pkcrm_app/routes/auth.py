@@ -94,5 +94,6 @@ async def logout_route(request: Request) -> Response:
         return cross_site_refused()
     await run_in_threadpool(_end_session, request.cookies.get(SESSION_COOKIE), client_ip(request))
     response = follow(request, "/login")
-    response.delete_cookie(SESSION_COOKIE, path="/")
+    response.delete_cookie(SESSION_COOKIE, path="/", secure=get_settings().cookie_secure, httponly=True,
+                           samesite="lax")
     return response

@@ -116,7 +116,7 @@ async def _finish_link(
     except DomainError as exc:
         return follow(request, _with_message(page, error=str(exc)))
     response = follow(request, "/login") if opened is None else start_session(request, opened)
-    response.delete_cookie(cookie, path="/")
+    response.delete_cookie(cookie, path="/", secure=get_settings().cookie_secure, httponly=True, samesite="lax")
     return response
 
 

@@ -76,7 +76,8 @@ async def callback_route(request: Request) -> Response:
         response: Response = RedirectResponse(FAILED, status_code=303)
     else:
         response = start_session(request, opened)
-    response.delete_cookie(STATE_COOKIE, path=STATE_COOKIE_PATH)
+    response.delete_cookie(STATE_COOKIE, path=STATE_COOKIE_PATH, secure=get_settings().cookie_secure, httponly=True,
+                           samesite="lax")
     return response
 
 

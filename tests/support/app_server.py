@@ -41,8 +41,9 @@ class AppServer:
             args += ["--backend-only", "--backend-port", str(self.port)]
         elif self.port != 3000:  # prod serves frontend and backend on one port: name it for both
             args += ["--frontend-port", str(self.port), "--backend-port", str(self.port)]
+        # The app accepts only its public URL's origin (CORS, the /_event websocket): by default, the URL served here.
         env = {**os.environ, "PATH": f"{BIN}:{os.environ.get('PATH', '')}", "REFLEX_TELEMETRY_ENABLED": "false",
-               **self.env}
+               "PKCRM_PUBLIC_URL": self.url, **self.env}
         log = self.log_path.open("wb")
         self.process = subprocess.Popen(args, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                                         start_new_session=True)
