@@ -2,6 +2,7 @@
 
 import pkcrm_app.accounts.mail_throttle  # limits on requests that send mail
 import pkcrm_app.accounts.review_models  # access reviews and their items
+import pkcrm_app.accounts.tabs  # open tabs bound to their login session
 import pkcrm_app.audit.alert_models  # noqa: F401  (security alerts)
 from pkcrm_app.accounts import onboarding_models  # noqa: F401  (invitations, sign-up requests, resets)
 from pkcrm_app.accounts.models import AuthSession, Membership, MfaFactor, MfaRecoveryCode, Organisation, User

@@ -6,6 +6,7 @@ from pkcrm_app.live import bridge
 from pkcrm_app.routes import build_api
 from pkcrm_app.routes.chat_import import resume_imports
 from pkcrm_app.routes.security_headers import with_security_headers
+from pkcrm_app.ui.guard import cut_off_tab
 from pkcrm_app.ui.pages.account import account_page
 from pkcrm_app.ui.pages.alerts import alerts_page
 from pkcrm_app.ui.pages.audit import audit_page
@@ -72,6 +73,6 @@ app.add_page(profile_page, route="/profile", title="Your profile · PK WhatsApp 
 app.add_page(import_page, route="/import", title="Import chats · PK WhatsApp CRM",
              on_load=ChatImportState.open_page)
 app.register_lifespan_task(resume_imports)
-bridge.install(app)
+bridge.install(app, cut_off_tab)
 app.register_lifespan_task(sender_task.run_in_app)  # the WhatsApp outbox sender
 app.register_lifespan_task(sender_task.retry_media_in_app)  # inbound media downloads left pending

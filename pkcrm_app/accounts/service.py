@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import TypeVarTuple
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.orm import Session
 
 from pkcrm_app.accounts.devices import describe_user_agent
@@ -21,6 +22,7 @@ from pkcrm_app.core.db import utcnow
 from pkcrm_app.core.errors import AuthenticationFailed, InvalidInput, LoginThrottled
 from pkcrm_app.core.events import DomainEvent, emit_on_commit
 
+Ts = TypeVarTuple("Ts")
 SESSION_TOUCH_INTERVAL = timedelta(minutes=1)
 IDLE_TIMEOUT = timedelta(hours=2)
 
@@ -160,27 +162,44 @@ def session_is_live(db: Session, token: str | None, *, idle: timedelta = IDLE_TI
     return live_row(db, token, idle) is not None
 
 
+def _live_clauses(now: datetime, idle: timedelta) -> tuple[ColumnElement[bool], ...]:
+    """What keeps a session open: not revoked, not expired, not idle too long, past its second factor, and
+    an active user with an active membership of an existing organisation (joined by the callers)."""
+    return (AuthSession.revoked_at.is_(None), AuthSession.expires_at > now, AuthSession.last_seen_at >= now - idle,
+            AuthSession.mfa_state.in_(OPEN_STATES), User.is_active.is_(True), Membership.is_active.is_(True))
+
+
+def _with_people(query: Select[*Ts]) -> Select[*Ts]:
+    return (query.join(User, User.id == AuthSession.user_id)
+            .join(Membership, (Membership.user_id == User.id) & (Membership.org_id == AuthSession.org_id))
+            .join(Organisation, Organisation.id == AuthSession.org_id))
+
+
 def live_row(db: Session, token: str | None, idle: timedelta) -> tuple[AuthSession, User, Membership,
                                                                          Organisation] | None:
     if not token:
         return None
     row = db.execute(
-        select(AuthSession, User, Membership, Organisation)
-        .join(User, User.id == AuthSession.user_id)
-        .join(Membership, (Membership.user_id == User.id) & (Membership.org_id == AuthSession.org_id))
-        .join(Organisation, Organisation.id == AuthSession.org_id)
-        .where(AuthSession.id == session_id_for(token))
+        _with_people(select(AuthSession, User, Membership, Organisation))
+        .where(AuthSession.id == session_id_for(token), *_live_clauses(utcnow(), idle))
     ).first()
-    if row is None:
-        return None
-    session, user, membership, org = row
-    now = utcnow()
-    if (session.revoked_at is not None or session.expires_at <= now or now - session.last_seen_at > idle
-            or session.mfa_state not in OPEN_STATES):
-        return None
-    if not user.is_active or not membership.is_active:
-        return None
-    return session, user, membership, org
+    return None if row is None else (row[0], row[1], row[2], row[3])
+
+
+def live_session_ids(db: Session, session_ids: set[str], *, idle: timedelta = IDLE_TIMEOUT) -> set[str]:
+    """Which of these stored session ids still open a session (one query)."""
+    if not session_ids:
+        return set()
+    query = _with_people(select(AuthSession.id)).where(AuthSession.id.in_(session_ids), *_live_clauses(utcnow(), idle))
+    return set(db.scalars(query))
+
+
+def session_deadline(db: Session, session_id: str, *, idle: timedelta = IDLE_TIMEOUT) -> datetime | None:
+    """When a live session would end by itself (absolute or idle time-out), or None when it is not live."""
+    query = (_with_people(select(AuthSession.expires_at, AuthSession.last_seen_at))
+             .where(AuthSession.id == session_id, *_live_clauses(utcnow(), idle)))
+    row = db.execute(query).first()
+    return None if row is None else min(row[0], row[1] + idle)
 
 
 def resolve_session(db: Session, token: str | None, *, idle: timedelta = IDLE_TIMEOUT) -> SessionInfo | None:

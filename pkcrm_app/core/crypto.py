@@ -7,6 +7,8 @@ ciphertext names the data key that sealed it, so both kinds of key can rotate wi
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 import logging
 import os
@@ -74,6 +76,10 @@ class MasterKeys:
         if not keys:
             raise EncryptionKeyError("no master key given")
         return cls(keys=keys, active_id=active)
+
+    def derive(self, purpose: str) -> bytes:
+        """A 32-byte server secret for one purpose (e.g. naming live channels), derived from the active key."""
+        return hmac.new(self.keys[self.active_id], f"pkcrm:{purpose}".encode(), hashlib.sha256).digest()
 
     @staticmethod
     def generate_line(kid: str = "k1") -> str:

@@ -3,6 +3,10 @@
 Pushes are coalesced per organisation: the first change is pushed at once; changes that arrive while
 a push is under way, or within MIN_INTERVAL of it, are merged into one following push, so a burst of
 webhooks costs every open tab a few refreshes, not one per message.
+
+A `sessions` event (logout, revocation, deactivation, role or password change, organisation deletion)
+pushes nothing: it cuts off the tabs of every session that ended, and a sweep does the same for sessions
+that time out by themselves.
 """
 
 from __future__ import annotations
@@ -10,21 +14,31 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import reflex as rx
 
+from pkcrm_app.accounts.tabs import ended_tabs, forget_tabs
 from pkcrm_app.core import events
+from pkcrm_app.core.db import get_database
 from pkcrm_app.core.events import DomainEvent
+from pkcrm_app.live import sessions as live_sessions
 from pkcrm_app.live.state import OrgLive, link_token
 
 log = logging.getLogger(__name__)
 MIN_INTERVAL = 0.05  # seconds between two pushes to the same organisation
+SWEEP_SECONDS = 30.0  # how often tabs of sessions that timed out by themselves are cut off
+
+CutOff = Callable[[Any, str], Awaitable[None]]  # (app, client token): reset the tab and unlink it
 
 _loop: asyncio.AbstractEventLoop | None = None
 _app: Any = None
 _pending: dict[int, set[str]] = {}
 _draining: dict[int, asyncio.Task[None]] = {}
+_cut_off: CutOff | None = None
+_sweeping: asyncio.Task[None] | None = None
+_sweep_again = False
 
 
 async def bump(org_id: int, topics: set[str]) -> None:
@@ -36,12 +50,57 @@ async def bump(org_id: int, topics: set[str]) -> None:
             live.leads_rev += 1
         if "messages" in topics:
             live.messages_rev += 1
-        if "sessions" in topics:
-            live.sessions_rev += 1
         if "alerts" in topics or "reviews" in topics:
             live.alerts_rev += 1
         if "imports" in topics:
             live.imports_rev += 1
+
+
+def _ended_tabs() -> list[str]:
+    with get_database().session() as db:
+        return ended_tabs(db)
+
+
+def _forget(client_tokens: list[str]) -> None:
+    with get_database().session() as db:
+        forget_tabs(db, client_tokens)
+        db.commit()
+
+
+async def cut_off_ended_tabs() -> int:
+    """Reset and unlink every tab whose session ended; returns how many were cut off."""
+    if _cut_off is None:
+        return 0
+    tokens = await asyncio.to_thread(_ended_tabs)
+    for token in tokens:
+        try:
+            await _cut_off(_app, token)
+        except Exception:
+            log.exception("cutting off tab %s… failed", token[:8])
+    await asyncio.to_thread(_forget, tokens)
+    return len(tokens)
+
+
+async def _sweep_once() -> None:
+    try:
+        await cut_off_ended_tabs()
+    except Exception:
+        log.exception("cutting off tabs of ended sessions failed")
+
+
+async def _sweep_while_asked() -> None:
+    global _sweep_again
+    while _sweep_again:
+        _sweep_again = False
+        await _sweep_once()
+
+
+def _sweep_soon() -> None:
+    """Cut off ended sessions' tabs now; a request during a sweep runs one more after it."""
+    global _sweeping, _sweep_again
+    _sweep_again = True
+    if _sweeping is None or _sweeping.done():
+        _sweeping = asyncio.get_running_loop().create_task(_sweep_while_asked())
 
 
 async def _drain(org_id: int) -> None:
@@ -59,7 +118,12 @@ async def _drain(org_id: int) -> None:
 
 def publish(batch: list[DomainEvent]) -> None:
     """Queue the batch's topics per organisation and start a drain where none runs (event loop only)."""
+    if any(evt.topic == "sessions" for evt in batch):
+        live_sessions.forget_all()  # before any push of this batch recomputes a tab
+        _sweep_soon()
     for evt in batch:
+        if evt.topic == "sessions":
+            continue
         _pending.setdefault(evt.org_id, set()).add(evt.topic)
         if evt.org_id not in _draining:
             _draining[evt.org_id] = asyncio.get_running_loop().create_task(_drain(evt.org_id))
@@ -78,10 +142,10 @@ class _QuietOrgTokens(logging.Filter):
         return "disconnected client 'org-" not in record.getMessage()
 
 
-def install(app: Any) -> None:
-    """Route domain events of this process to the app's shared states."""
-    global _app
-    _app = app
+def install(app: Any, cut_off: CutOff) -> None:
+    """Route domain events of this process to the app's shared states; `cut_off` signs a tab out."""
+    global _app, _cut_off
+    _app, _cut_off = app, cut_off
     logging.getLogger("reflex.app").addFilter(_QuietOrgTokens())
 
     async def bind_loop() -> None:
@@ -89,4 +153,10 @@ def install(app: Any) -> None:
         _loop = asyncio.get_running_loop()
         events.subscribe(_on_commit)
 
+    async def sweep_forever() -> None:
+        while True:
+            await asyncio.sleep(SWEEP_SECONDS)
+            await _sweep_once()
+
     app.register_lifespan_task(bind_loop)
+    app.register_lifespan_task(sweep_forever)

@@ -63,7 +63,7 @@ def session_ended_notice() -> rx.Component:
 def page_frame(session: type[SessionMixin], *children: rx.Component) -> rx.Component:
     dialogs = [step_up_dialog(session)] if issubclass(session, ActionPageMixin) else []
     return rx.box(
-        rx.cond(session.session_ended, session_ended_notice()),
+        rx.cond(session.signed_out, session_ended_notice()),
         *dialogs,
         top_bar(session),
         rx.box(*children, flex="1", overflow="hidden", display="flex"),

@@ -68,7 +68,7 @@ class AccountState(ActionPageMixin, rx.State):
         return await self._open()
 
     async def _reload(self) -> None:
-        actor = self.actor()
+        actor = (await self._tab_actor())
         if actor is not None:
             self.devices = await asyncio.to_thread(_devices, actor, self._cookie_token(), self._tz)
             status = await asyncio.to_thread(_factor_status, actor)

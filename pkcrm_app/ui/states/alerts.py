@@ -67,7 +67,7 @@ class AlertsState(ActionPageMixin, rx.State):
         """Re-read whenever an alert of the organisation is raised or acknowledged (live counter)."""
         live = await self.get_state(OrgLive)
         _ = (live.alerts_rev, self.loads, self.page, self._org_id)
-        actor = self.actor()
+        actor = (await self._tab_actor())
         if not sees_alerts(actor) or actor is None:
             return AlertsPane()
         return await asyncio.to_thread(_load, actor, self.page)
@@ -77,7 +77,7 @@ class AlertsState(ActionPageMixin, rx.State):
         redirect = await self._sign_in()
         if redirect is not None:
             return redirect
-        if not sees_alerts(self.actor()):
+        if not sees_alerts(await self._tab_actor()):
             return rx.redirect("/board")
         self.notice, self.page = "", 1
         await self._reload()

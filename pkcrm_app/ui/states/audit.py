@@ -69,7 +69,7 @@ class AuditState(ActionPageMixin, rx.State):
                            until=_day(self.until))
 
     async def _refresh(self) -> None:
-        actor = self.actor()
+        actor = (await self._tab_actor())
         if actor is not None:
             self.lines, self.total = await asyncio.to_thread(_load, actor, self._filter(), self.page, self._tz)
 

@@ -50,7 +50,7 @@ class BoardState(SessionMixin, rx.State):
         """Re-read whenever a lead or message of this organisation changes (shared counters)."""
         live = await self.get_state(OrgLive)
         _ = (live.leads_rev, live.messages_rev, self._org_id)
-        actor = self.actor()
+        actor = (await self._tab_actor())
         if actor is None:
             return []
         try:
@@ -62,7 +62,7 @@ class BoardState(SessionMixin, rx.State):
     async def thread(self) -> ThreadPane:
         live = await self.get_state(OrgLive)
         _ = (live.leads_rev, live.messages_rev, self._org_id)
-        actor = self.actor()
+        actor = (await self._tab_actor())
         if actor is None or not self.selected_lead_id:
             return ThreadPane()
         try:
@@ -82,7 +82,7 @@ class BoardState(SessionMixin, rx.State):
     @rx.event
     async def close_lead(self) -> None:
         """What arrived while the conversation was open has been seen: clear its badge everywhere."""
-        actor, lead_id = self.actor(), self.selected_lead_id
+        actor, lead_id = (await self._tab_actor()), self.selected_lead_id
         self.selected_lead_id = 0
         if actor is not None and lead_id:
             await asyncio.to_thread(_mark_read, actor, lead_id)

@@ -91,7 +91,7 @@ class ChatImportState(SessionMixin, rx.State):
         """Re-read whenever an import of this organisation moves (the shared `imports_rev` counter)."""
         live = await self.get_state(OrgLive)
         _ = (live.imports_rev, self._org_id)
-        actor = self.actor()
+        actor = (await self._tab_actor())
         if actor is None:
             return []
         try:

@@ -95,7 +95,7 @@ class MembersState(ActionPageMixin, rx.State):
         return await self._open(Permission.MEMBERS_MANAGE)
 
     async def _reload(self) -> None:
-        actor = self.actor()
+        actor = (await self._tab_actor())
         if actor is not None:
             self.people = await asyncio.to_thread(_members, actor, self._tz)
             self.pending = await asyncio.to_thread(_invitations, actor, self._tz)

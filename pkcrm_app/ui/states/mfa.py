@@ -4,21 +4,17 @@ login stands; codes, secrets and recovery codes go over HTTP routes, never throu
 from __future__ import annotations
 
 import asyncio
-from http.cookies import SimpleCookie
 
 import reflex as rx
 
 from pkcrm_app.accounts import mfa, mfa_login
 from pkcrm_app.accounts.second_factor import MfaState
 from pkcrm_app.core.db import get_database
-from pkcrm_app.routes.auth import SESSION_COOKIE
+from pkcrm_app.ui.states.session import cookie_token
 
 
 def _cookie(state: rx.State) -> str | None:
-    cookies = SimpleCookie()
-    cookies.load(state.router.headers.cookie or "")
-    morsel = cookies.get(SESSION_COOKIE)
-    return morsel.value if morsel else None
+    return cookie_token(state.router.headers.cookie)
 
 
 def _waiting_for(token: str | None) -> MfaState | None:

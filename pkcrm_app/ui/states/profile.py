@@ -49,7 +49,7 @@ class ProfileState(ActionPageMixin, rx.State):
         return None
 
     async def _reload(self) -> None:
-        actor = self.actor()
+        actor = (await self._tab_actor())
         if actor is not None:
             self._show(await asyncio.to_thread(_load, actor))
 

@@ -66,7 +66,7 @@ class ReplyState(BoardState):
     async def composer(self) -> Composer:
         live = await self.get_state(OrgLive)
         _ = (live.messages_rev, self.selected_lead_id)
-        actor = self.actor()
+        actor = (await self._tab_actor())
         if actor is None or not self.selected_lead_id:
             return Composer()
         try:

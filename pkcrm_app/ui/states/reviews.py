@@ -116,7 +116,7 @@ class ReviewsState(ActionPageMixin, rx.State):
         """Re-read when this tab acts and whenever any admin of the organisation decides (live counter)."""
         live = await self.get_state(OrgLive)
         _ = (live.alerts_rev, self.loads, self._org_id)
-        actor = self.actor()
+        actor = (await self._tab_actor())
         if actor is None or not actor.can(Permission.MEMBERS_MANAGE):
             return ReviewPane()
         return await asyncio.to_thread(_load, actor)

@@ -1,4 +1,8 @@
-"""The signed-in user of a tab, read from the HttpOnly session cookie on every page load."""
+"""The signed-in user of a tab, read from the HttpOnly session cookie on every page load.
+
+A tab is bound to the session it signed in with (`_session_key`); the guard in `ui/guard.py` checks that
+binding on every websocket event, and computed vars re-check it (cached) before every read, because a push
+from another tab's change carries no cookie."""
 
 from __future__ import annotations
 
@@ -11,11 +15,15 @@ from typing import TypeVar
 import reflex as rx
 
 from pkcrm_app.accounts import service
+from pkcrm_app.accounts.models import session_id_for
 from pkcrm_app.accounts.permissions import ROLE_PERMISSIONS, Actor, Permission, Role
+from pkcrm_app.accounts.tabs import bind_tab
 from pkcrm_app.audit.service import acting_from
 from pkcrm_app.core.db import get_database
 from pkcrm_app.core.errors import DomainError, StepUpRequired
+from pkcrm_app.live import sessions as live_sessions
 from pkcrm_app.live.state import OrgLive, link_token
+from pkcrm_app.live.tokens import is_client_token
 from pkcrm_app.routes.auth import SESSION_COOKIE
 from pkcrm_app.ui.components.forms import STEP_UP_INPUT_ID, post_code_script
 from pkcrm_app.ui.states import badges
@@ -28,9 +36,18 @@ def _resolve(token: str | None) -> service.SessionInfo | None:
         return service.resolve_session(db, token)
 
 
-def _is_live(token: str | None) -> bool:
+def _bind(client_token: str, session_key: str) -> None:
     with get_database().session() as db:
-        return service.session_is_live(db, token)
+        bind_tab(db, client_token, session_key)
+        db.commit()
+
+
+def cookie_token(cookie_header: str | None) -> str | None:
+    """The session secret in a Cookie header (the websocket's, from when it connected)."""
+    cookies = SimpleCookie()
+    cookies.load(cookie_header or "")
+    morsel = cookies.get(SESSION_COOKIE)
+    return morsel.value if morsel else None
 
 
 class SessionMixin(rx.State, mixin=True):
@@ -43,9 +60,11 @@ class SessionMixin(rx.State, mixin=True):
     user_name: str = ""
     org_name: str = ""
     role: str = ""
+    signed_out: bool = False  # the session this tab was bound to ended: the page shows the notice
     _user_id: int = 0
     _org_id: int = 0
     _tz: str = "UTC"
+    _session_key: str = ""  # stored id of the session this tab signed in with (a hash, never the cookie)
 
     @rx.var
     def can_audit(self) -> bool:
@@ -60,35 +79,27 @@ class SessionMixin(rx.State, mixin=True):
         return bool(self.role) and Permission.MEMBERS_MANAGE in ROLE_PERMISSIONS[Role(self.role)]
 
     @rx.var
-    async def session_ended(self) -> bool:
-        """Re-checked whenever any session of the organisation ends, so a revoked tab signs out live."""
-        live = await self.get_state(OrgLive)
-        _ = live.sessions_rev
-        if not self._org_id:
-            return False
-        return not await asyncio.to_thread(_is_live, self._cookie_token())
-
-    @rx.var
     async def open_alerts(self) -> int:
         """Unacknowledged security alerts on the admins' bell, re-read whenever one is raised or acknowledged."""
         live = await self.get_state(OrgLive)
         _ = (live.alerts_rev, self._org_id)
-        return await asyncio.to_thread(badges.open_alerts, self.actor())
+        return await asyncio.to_thread(badges.open_alerts, await self._tab_actor())
 
     @rx.var
     async def review_overdue(self) -> bool:
         """The admins' 'access review overdue' badge, re-read whenever a review moves."""
         live = await self.get_state(OrgLive)
         _ = (live.alerts_rev, self._org_id)
-        return await asyncio.to_thread(badges.review_overdue, self.actor())
+        return await asyncio.to_thread(badges.review_overdue, await self._tab_actor())
 
     async def _active_actor(self) -> Actor | None:
         """The actor as the session stands now (role, step-up), counting this as activity; None once it ended."""
         info = await asyncio.to_thread(_resolve, self._cookie_token())
         return None if info is None else info.actor
 
-    def actor(self) -> Actor | None:
-        if not self._org_id or not self.role:
+    async def _tab_actor(self) -> Actor | None:
+        """The actor this tab was signed in as, while that session lives (cached: pushes carry no cookie)."""
+        if not self._org_id or not self.role or not await live_sessions.alive(self._session_key):
             return None
         return Actor(user_id=self._user_id, org_id=self._org_id, role=Role(self.role))
 
@@ -97,10 +108,7 @@ class SessionMixin(rx.State, mixin=True):
         return acting_from(self.router.session.client_ip or "", self.router.headers.user_agent or "")
 
     def _cookie_token(self) -> str | None:
-        cookies = SimpleCookie()
-        cookies.load(self.router.headers.cookie or "")
-        morsel = cookies.get(SESSION_COOKIE)
-        return morsel.value if morsel else None
+        return cookie_token(self.router.headers.cookie)
 
     @rx.event
     async def require_login(self):  # type: ignore[no-untyped-def]
@@ -109,13 +117,18 @@ class SessionMixin(rx.State, mixin=True):
 
     async def _sign_in(self, needs: Permission | None = None) -> rx.event.EventSpec | None:
         """Resolve the cookie: no session goes to the login page, a missing `needs` back to the board."""
-        info = await asyncio.to_thread(_resolve, self._cookie_token())
-        if info is None:
-            self.user_name = self.org_name = self.role = ""
-            self._user_id = self._org_id = 0
+        token = self._cookie_token()
+        info = await asyncio.to_thread(_resolve, token)
+        client_token = self.router.session.client_token
+        if info is None or not is_client_token(client_token):
+            self.reset()  # type: ignore[no-untyped-call]
             return rx.redirect("/login")
+        session_key = session_id_for(token)
+        if session_key != self._session_key:
+            await asyncio.to_thread(_bind, client_token, session_key)
         self.user_name, self.org_name, self.role = info.user_name, info.org_name, info.actor.role.value
         self._user_id, self._org_id, self._tz = info.actor.user_id or 0, info.actor.org_id, info.time_zone
+        self._session_key, self.signed_out = session_key, False
         live = await self.get_state(OrgLive)
         await live._link_to(link_token(info.actor.org_id))
         if needs is not None and not info.actor.can(needs):

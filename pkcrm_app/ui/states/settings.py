@@ -60,7 +60,7 @@ class SettingsState(ActionPageMixin, rx.State):
         return await self._open(Permission.SETTINGS_MANAGE)
 
     async def _reload(self) -> None:
-        actor = self.actor()
+        actor = (await self._tab_actor())
         if actor is None:
             return
         current = await asyncio.to_thread(_read, actor)

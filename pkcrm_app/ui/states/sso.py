@@ -45,7 +45,7 @@ class SsoState(ActionPageMixin, rx.State):
         return None
 
     async def _reload(self) -> None:
-        actor = self.actor()
+        actor = (await self._tab_actor())
         if actor is None:
             return
         found = await asyncio.to_thread(_load, actor)

@@ -86,7 +86,7 @@ class WhatsAppState(ActionPageMixin, rx.State):
         return None
 
     async def _reload(self) -> None:
-        actor = self.actor()
+        actor = (await self._tab_actor())
         if actor is None:
             return
         self.numbers, self.templates = await asyncio.to_thread(_load, actor)
