@@ -18,7 +18,13 @@ from pkcrm_app.whatsapp.ingest import ingest
 from pkcrm_app.whatsapp.media_jobs import download_now
 from pkcrm_app.whatsapp.numbers import NumberDirectory
 from pkcrm_app.whatsapp.receipts import reconcile as reconcile_receipts
-from pkcrm_app.whatsapp.webhook import ChangeBatch, WebhookFormatError, parse_envelope, signature_matches
+from pkcrm_app.whatsapp.webhook import (
+    ChangeBatch,
+    WebhookFormatError,
+    parse_envelope,
+    phone_number_ids,
+    signature_matches,
+)
 
 log = logging.getLogger("pkcrm.webhook")
 
@@ -59,35 +65,48 @@ async def receive_webhook(request: Request) -> Response:
             return JSONResponse({"error": "payload too large"}, status_code=413)
         chunks.append(chunk)
     body = b"".join(chunks)
-    directory = number_directory()
     header = request.headers.get("x-hub-signature-256")
-    secrets = await run_in_threadpool(directory.app_secrets)
-    matched = {s for s in secrets if signature_matches(body, header, s)}
-    if not matched:
-        reason = "missing" if not header else "invalid"
-        log.warning("webhook from %s refused: %s X-Hub-Signature-256", _client(request), reason)
-        return JSONResponse({"error": f"{reason} signature"}, status_code=401)
+    if not header:
+        log.warning("webhook from %s refused: missing X-Hub-Signature-256", _client(request))
+        return JSONResponse({"error": "missing signature"}, status_code=401)
     try:
-        batches = parse_envelope(json.loads(body))
+        payload = json.loads(body)
+        named = phone_number_ids(payload)
     except (ValueError, RecursionError) as exc:
         log.warning("webhook from %s refused: malformed body (%s)", _client(request), exc)
         message = str(exc) if isinstance(exc, WebhookFormatError) else "malformed JSON"
         return JSONResponse({"error": message}, status_code=400)
+    # The payload's numbers pick the one secret that must have signed it: one HMAC per delivery, never one per
+    # tenant (trying every organisation's secret cost a hash each, and let any tenant's secret sign any body).
+    directory = number_directory()
+    numbers = await run_in_threadpool(lambda: {pid: directory.by_phone_number_id(pid) for pid in sorted(named)})
+    app_secrets = {n.app_secret for n in numbers.values() if n is not None}
+    if len(app_secrets) > 1:
+        log.warning("webhook from %s refused: one delivery names numbers of different apps (%s)", _client(request),
+                    ", ".join(pid for pid, number in numbers.items() if number is not None))
+        return JSONResponse({"error": "one delivery must name numbers of one app"}, status_code=400)
+    for pid in [pid for pid, number in numbers.items() if number is None][:5]:  # a few lines, not a flood
+        log.warning("webhook change for unknown phone_number_id %r acknowledged, nothing stored", pid[:64])
+    if not app_secrets:
+        return JSONResponse({"stored": 0, "duplicates": 0, "statuses": 0})
+    [secret] = app_secrets
+    if not signature_matches(body, header, secret):
+        log.warning("webhook from %s refused: invalid X-Hub-Signature-256", _client(request))
+        return JSONResponse({"error": "invalid signature"}, status_code=401)
+    batches = parse_envelope(payload)
     by_org: dict[int, list[ChangeBatch]] = defaultdict(list)
     for batch in batches:
-        number = directory.by_phone_number_id(batch.phone_number_id)
-        if number is None or number.app_secret not in matched:
-            log.warning("webhook change for unknown phone_number_id %r acknowledged, nothing stored",
-                        batch.phone_number_id)
+        number = numbers.get(batch.phone_number_id)
+        if number is None:
             continue
         for reason in batch.skipped:
             log.warning("webhook item skipped for %s: %s", batch.phone_number_id, reason)
         by_org[number.org_id].append(batch)
     if any(batch.statuses for batch in batches):  # receipts naming our outbox keys, before statuses apply
         def org_of(phone: str) -> int | None:
-            found = directory.by_phone_number_id(phone)
-            return found.org_id if found is not None and found.app_secret in matched else None
-        await run_in_threadpool(reconcile_receipts, get_database(), json.loads(body), org_of)
+            found = numbers.get(phone)
+            return found.org_id if found is not None else None
+        await run_in_threadpool(reconcile_receipts, get_database(), payload, org_of)
     stored = duplicates = statuses = 0
     media: list[int] = []
     for org_id, org_batches in by_org.items():

@@ -64,9 +64,6 @@ class NumberDirectory:
     def by_phone_number_id(self, phone_number_id: str) -> NumberSecrets | None:
         return self._current().get(phone_number_id)
 
-    def app_secrets(self) -> set[str]:
-        return {n.app_secret for n in self._current().values()}
-
     def verify_token_matches(self, token: str) -> bool:
         matches = [hmac.compare_digest(n.verify_token.encode(), token.encode()) for n in self._current().values()]
         return any(matches)

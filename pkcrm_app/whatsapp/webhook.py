@@ -133,6 +133,20 @@ def _parse_change(value: dict[str, Any]) -> ChangeBatch | None:
     return batch
 
 
+def phone_number_ids(payload: Any) -> set[str]:
+    """The business numbers a delivery names (`value.metadata.phone_number_id` of each change): read before the
+    signature is checked, to pick the one app secret that must have signed it."""
+    if not isinstance(payload, dict) or payload.get("object") != "whatsapp_business_account":
+        raise WebhookFormatError("not a whatsapp_business_account webhook")
+    found: set[str] = set()
+    for entry in _list(payload.get("entry")):
+        for change in _list(_dict(entry).get("changes")):
+            number = _dict(_dict(_dict(change).get("value")).get("metadata")).get("phone_number_id")
+            if isinstance(number, str) and number:
+                found.add(number)
+    return found
+
+
 def parse_envelope(payload: Any) -> list[ChangeBatch]:
     """Every `messages` change of a webhook body; other fields are acknowledged and logged, bad items skipped."""
     if not isinstance(payload, dict) or payload.get("object") != "whatsapp_business_account":

@@ -13,6 +13,7 @@ from pkcrm_app.crm.service import default_pipeline
 from pkcrm_app.inbox.models import Conversation, Message
 from pkcrm_app.inbox.service import lead_thread
 from pkcrm_app.settings import get_settings
+from pkcrm_app.whatsapp.numbers import register_number
 from tests.support.data import make_org
 from tests.support.webhooks import WEBHOOK_URL, change, envelope, post_signed, text_message
 
@@ -99,9 +100,64 @@ def test_unknown_number_is_acknowledged_but_not_stored(api, database, orgs, capl
 def test_another_orgs_secret_cannot_write_into_this_org(api, database, orgs) -> None:
     acme, globex = orgs
     response = post_signed(api, hello(acme.phone_number_id), globex.app_secret)
-    assert response.status_code == 200
+    assert response.status_code == 401  # the number names acme's secret, and only that one is tried
     assert count(database, Message, acme.org_id) == 0
     assert count(database, Contact, acme.org_id) == 0
+
+
+@pytest.fixture
+def hmac_count(monkeypatch):  # type: ignore[no-untyped-def]
+    """How many HMAC-SHA256 signatures of a body the app computes (every check goes through webhook.sign)."""
+    from pkcrm_app.whatsapp import webhook
+
+    calls: list[str] = []
+    real = webhook.sign
+
+    def counting(body: bytes, app_secret: str) -> str:
+        calls.append(app_secret)
+        return real(body, app_secret)
+
+    monkeypatch.setattr(webhook, "sign", counting)
+    return calls
+
+
+def test_one_delivery_costs_one_hmac_however_many_organisations(api, database, orgs, hmac_count) -> None:
+    acme, _ = orgs
+    for n in range(40):
+        make_org(database, f"tenant-{n}", str(7000 + n), {})
+    assert post_signed(api, hello(acme.phone_number_id), acme.app_secret).status_code == 200
+    assert hmac_count == [acme.app_secret]
+    hmac_count.clear()
+    assert post_signed(api, hello(acme.phone_number_id, "wamid.2"), "forged").status_code == 401
+    assert hmac_count == [acme.app_secret]  # a forgery costs one hash too, never one per tenant
+    hmac_count.clear()
+    assert post_signed(api, hello("9999"), "forged").status_code == 200  # an unknown number: nothing to check
+    assert hmac_count == []
+    assert count(database, Message, acme.org_id) == 1
+
+
+def test_a_delivery_naming_numbers_of_two_apps_is_refused_and_logged(api, database, orgs, hmac_count,
+                                                                     caplog) -> None:
+    acme, globex = orgs
+    payload = envelope(change(acme.phone_number_id, messages=[text_message("wamid.a", CUSTOMER, "hi")]),
+                       change(globex.phone_number_id, messages=[text_message("wamid.g", CUSTOMER, "hi")]))
+    with caplog.at_level(logging.WARNING, logger="pkcrm.webhook"):
+        response = post_signed(api, payload, acme.app_secret)
+    assert response.status_code == 400 and hmac_count == []
+    assert any("numbers of different apps" in r.getMessage() for r in caplog.records)
+    assert count(database, Message, acme.org_id) + count(database, Message, globex.org_id) == 0
+
+
+def test_numbers_sharing_one_app_secret_are_delivered_together(api, database, orgs, hmac_count) -> None:
+    acme, _ = orgs
+    with database.session() as db:
+        register_number(db, org_id=acme.org_id, phone_number_id="1002", app_secret=acme.app_secret,
+                        verify_token="verify-second")
+    payload = envelope(change(acme.phone_number_id, messages=[text_message("wamid.1", CUSTOMER, "one")]),
+                       change("1002", messages=[text_message("wamid.2", "923009999999", "two")]))
+    response = post_signed(api, payload, acme.app_secret)
+    assert response.status_code == 200 and response.json()["stored"] == 2
+    assert hmac_count == [acme.app_secret]
 
 
 def test_text_message_opens_contact_lead_conversation_and_message(api, database, orgs) -> None:
