@@ -9,6 +9,7 @@ from pkcrm_app.routes import onboarding
 from pkcrm_app.routes.audit_export import export_audit
 from pkcrm_app.routes.auth import login_route, logout_route
 from pkcrm_app.routes.chat_import import upload_route as import_upload_route
+from pkcrm_app.routes.forms import BodyTooLarge, body_too_large
 from pkcrm_app.routes.media import media_route
 from pkcrm_app.routes.mfa import confirm_enrolment, enrolment_qr, replace_recovery_codes, step_up, verify_login_code
 from pkcrm_app.routes.sso import callback_route, settings_route, start_route
@@ -50,4 +51,4 @@ def build_api() -> Starlette:
         Route("/settings/whatsapp/save", whatsapp_save_route, methods=["POST"]),
         Route("/messages/media", whatsapp_upload_route, methods=["POST"]),
         Route("/healthz", health, methods=["GET"]),
-    ])
+    ], exception_handlers={BodyTooLarge: body_too_large})

@@ -15,6 +15,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, RedirectRespons
 from pkcrm_app.accounts import service
 from pkcrm_app.core.db import get_database
 from pkcrm_app.core.errors import AuthenticationFailed, LoginThrottled
+from pkcrm_app.routes.forms import read_form
 from pkcrm_app.settings import get_settings
 
 log = logging.getLogger("pkcrm.auth")
@@ -71,7 +72,7 @@ def _attempt_login(
 async def login_route(request: Request) -> Response:
     if not same_origin(request):
         return cross_site_refused()
-    form = await request.form()
+    form = await read_form(request)
     email, password = str(form.get("email") or ""), str(form.get("password") or "")
     try:
         opened = await run_in_threadpool(_attempt_login, email, password, client_ip(request),

@@ -1,7 +1,8 @@
 """POST /import/upload: a WhatsApp chat export (.txt or .zip) for a signed-in member who may see conversations.
 
 The multipart body is streamed to disk (Starlette spools file parts past 1 MB to a temporary file; we copy it
-in chunks into the instance folder), refused past PKCRM_IMPORT_MAX_BYTES, then a job is queued and run in a
+in chunks into the instance folder), counted as it arrives and refused past PKCRM_IMPORT_MAX_BYTES (with or
+without a Content-Length), then a job is queued and run in a
 background thread. The answer names the /import page, where the job's progress shows live.
 """
 
@@ -24,13 +25,13 @@ from pkcrm_app.accounts.service import resolve_session
 from pkcrm_app.core.db import get_database
 from pkcrm_app.core.errors import DomainError
 from pkcrm_app.routes.auth import SESSION_COOKIE, client_ip, cross_site_refused, follow, same_origin
+from pkcrm_app.routes.forms import FORM_OVERHEAD, BodyTooLarge, read_form
 from pkcrm_app.settings import get_settings
 from pkcrm_app.whatsapp.chat_import import resume_jobs, run_in_background, start_import
 
 log = logging.getLogger(__name__)
 
 CHUNK = 1024 * 1024
-FORM_OVERHEAD = 64 * 1024  # the other form fields and multipart boundaries
 
 
 class TooLarge(Exception):
@@ -93,12 +94,11 @@ async def upload_route(request: Request) -> Response:
     if not actor.can(Permission.CONVERSATION_VIEW):
         return _refuse(request, "your role may not import conversations", 403)
     limit = get_settings().import_max_bytes
-    declared = request.headers.get("content-length", "")
-    if not declared.isdigit():
-        return _refuse(request, "the upload must state its length", 411)
-    if int(declared) > limit + FORM_OVERHEAD:
-        return _refuse(request, f"the file is over the {limit // (1024 * 1024)} MB limit", 413)
-    form = await request.form(max_files=1, max_fields=8)
+    too_big = f"the file is over the {limit // (1024 * 1024)} MB limit"
+    try:  # counted as it streams: a chunked upload (no Content-Length) is refused at the limit too
+        form = await read_form(request, max_bytes=limit + FORM_OVERHEAD, max_files=1, max_fields=8)
+    except BodyTooLarge:
+        return _refuse(request, too_big, 413)
     try:
         upload = form.get("file")
         if not isinstance(upload, UploadFile) or not upload.filename:
@@ -107,7 +107,7 @@ async def upload_route(request: Request) -> Response:
         try:
             size = await run_in_threadpool(_copy, upload.file, path, limit)
         except TooLarge:
-            return _refuse(request, f"the file is over the {limit // (1024 * 1024)} MB limit", 413)
+            return _refuse(request, too_big, 413)
         fields = {k: str(form.get(k) or "")[:200] for k in ("phone", "my_name")}
         try:
             job_id = await run_in_threadpool(_queue, actor, path, Path(upload.filename).name, size, fields["phone"],

@@ -22,13 +22,14 @@ from pkcrm_app.routes.auth import (
     start_session,
     with_database,
 )
+from pkcrm_app.routes.forms import read_form
 
 log = logging.getLogger("pkcrm.auth")
 NO_STORE = {"Cache-Control": "no-store"}
 
 
 async def _form_code(request: Request) -> str:
-    return str((await request.form()).get("code") or "")
+    return str((await read_form(request)).get("code") or "")
 
 
 async def verify_login_code(request: Request) -> Response:

@@ -30,6 +30,7 @@ from pkcrm_app.routes.auth import (
     start_session,
     with_database,
 )
+from pkcrm_app.routes.forms import read_form
 from pkcrm_app.settings import get_settings
 
 log = logging.getLogger("pkcrm.onboarding")
@@ -73,7 +74,7 @@ async def signup_route(request: Request) -> Response:
     """Ask for a sign-up: the same "check your email" answer for new and already registered emails."""
     if not same_origin(request):
         return cross_site_refused()
-    form = await request.form()
+    form = await read_form(request)
     try:
         await run_in_threadpool(with_database, lambda db: signup.request_sign_up(
             db, email=_form_text(form, "email"), name=_form_text(form, "name"), org_name=_form_text(form, "org_name"),
@@ -109,7 +110,7 @@ async def _finish_link(
     it opens is started here (none: on to the login page), an error goes back to `page`; the link cookie goes."""
     if not same_origin(request):
         return cross_site_refused()
-    form = await request.form()
+    form = await read_form(request)
     token = request.cookies.get(cookie)
     try:
         opened = await run_in_threadpool(with_database, lambda db: work(db, token, form))
@@ -143,7 +144,7 @@ async def forgot_route(request: Request) -> Response:
     """Ask for a reset link: always the same answer; the mail (if any) goes out after the answer."""
     if not same_origin(request):
         return cross_site_refused()
-    form = await request.form()
+    form = await read_form(request)
     email = _form_text(form, "email")
     mail = await run_in_threadpool(with_database, lambda db: recovery.request_password_reset(
         db, email, ip=client_ip(request), device=request.headers.get("user-agent", "")))
@@ -174,7 +175,7 @@ async def change_password_route(request: Request) -> Response:
     """A signed-in user changes their password; their other sessions end, this one stays."""
     if not same_origin(request):
         return cross_site_refused()
-    form = await request.form()
+    form = await read_form(request)
     token = request.cookies.get(SESSION_COOKIE)
     new = _form_text(form, "new_password")
     if new != _form_text(form, "new_password_again"):

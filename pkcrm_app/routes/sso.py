@@ -26,6 +26,7 @@ from pkcrm_app.routes.auth import (
     same_origin,
     start_session,
 )
+from pkcrm_app.routes.forms import read_form
 from pkcrm_app.settings import get_settings
 
 log = logging.getLogger("pkcrm.sso")
@@ -103,7 +104,7 @@ def _save(token: str | None, form: dict[str, str], ip: str, device: str) -> str:
 async def settings_route(request: Request) -> Response:
     if not same_origin(request):
         return cross_site_refused()
-    form = {key: str(value) for key, value in (await request.form()).items() if isinstance(value, str)}
+    form = {key: str(value) for key, value in (await read_form(request)).items() if isinstance(value, str)}
     next_url = await run_in_threadpool(_save, request.cookies.get(SESSION_COOKIE), form, client_ip(request),
                                        request.headers.get("user-agent", ""))
     return follow(request, next_url)

@@ -14,6 +14,7 @@ from pkcrm_app.accounts import service as accounts
 from pkcrm_app.core.db import get_database
 from pkcrm_app.core.errors import DomainError, InvalidInput, NotFound, PermissionDenied, StepUpRequired
 from pkcrm_app.routes.auth import SESSION_COOKIE, client_ip, cross_site_refused, same_origin
+from pkcrm_app.routes.forms import FORM_OVERHEAD, BodyTooLarge, read_form
 from pkcrm_app.routes.webhook import number_directory
 from pkcrm_app.whatsapp import connection, outbound_media, outbox
 
@@ -25,11 +26,11 @@ class SignedOut(DomainError):
     """No live session behind the request."""
 
 
-def _refusal(exc: DomainError) -> JSONResponse:
+def _refusal(exc: DomainError, *, status: int | None = None) -> JSONResponse:
     if isinstance(exc, SignedOut):
         return JSONResponse({"ok": False, "error": "sign in first", "next": "/login"}, status_code=401,
                             headers=NO_STORE)
-    status = 403 if isinstance(exc, PermissionDenied) else 404 if isinstance(exc, NotFound) else 400
+    status = status or (403 if isinstance(exc, PermissionDenied) else 404 if isinstance(exc, NotFound) else 400)
     return JSONResponse({"ok": False, "error": str(exc), "step_up": isinstance(exc, StepUpRequired)},
                         status_code=status, headers=NO_STORE)
 
@@ -63,13 +64,18 @@ async def save_route(request: Request) -> Response:
     """POST /settings/whatsapp/save: add or change a number; secrets are write-only and need a step-up."""
     if not same_origin(request):
         return cross_site_refused()
-    form = {key: str(value) for key, value in (await request.form()).items() if isinstance(value, str)}
+    form = {key: str(value) for key, value in (await read_form(request)).items() if isinstance(value, str)}
     try:
         next_url = await run_in_threadpool(_save, request.cookies.get(SESSION_COOKIE), form, client_ip(request),
                                            request.headers.get("user-agent", ""))
     except DomainError as exc:
         return _refusal(exc)
     return JSONResponse({"ok": True, "next": next_url}, headers=NO_STORE)
+
+
+def _signed_in(token: str | None) -> bool:
+    with get_database().session() as db:
+        return accounts.resolve_session(db, token) is not None
 
 
 def _send_file(token: str | None, lead_id: int, data: bytes, mime: str, filename: str, caption: str) -> int:
@@ -86,10 +92,13 @@ async def upload_route(request: Request) -> Response:
     """POST /messages/media (multipart: lead_id, file, caption): an agent sends a file from the pane."""
     if not same_origin(request):
         return cross_site_refused()
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > outbound_media.MAX_BYTES + 64 * 1024:
-        return _refusal(InvalidInput("WhatsApp accepts files up to 100 MB (images 5 MB, audio and video 16 MB)"))
-    form = await request.form(max_part_size=outbound_media.MAX_BYTES + 1)
+    if not await run_in_threadpool(_signed_in, request.cookies.get(SESSION_COOKIE)):
+        return _refusal(SignedOut())  # before reading a byte of the file
+    try:  # counted as it streams: a chunked upload states no length to check first
+        form = await read_form(request, max_bytes=outbound_media.MAX_BYTES + FORM_OVERHEAD, max_files=1)
+    except BodyTooLarge:
+        return _refusal(InvalidInput("WhatsApp accepts files up to 100 MB (images 5 MB, audio and video 16 MB)"),
+                        status=413)
     upload, lead = form.get("file"), str(form.get("lead_id") or "")
     try:
         if not isinstance(upload, UploadFile) or not lead.isdigit():

@@ -71,7 +71,8 @@ def running_mailbox() -> Iterator[Mailbox]:
     controller = Controller(keeper, hostname="127.0.0.1", port=port)
     controller.start()
     env = {"PKCRM_SMTP_HOST": "127.0.0.1", "PKCRM_SMTP_PORT": str(port), "PKCRM_SMTP_STARTTLS": "0",
-           "PKCRM_MAIL_FROM": "CRM <crm@testserver>", "PKCRM_PUBLIC_URL": PUBLIC_URL}
+           "PKCRM_MAIL_FROM": "CRM <crm@testserver>", "PKCRM_PUBLIC_URL": PUBLIC_URL,
+           "PKCRM_COOKIE_SECURE": "0"}  # the test client speaks plain http to a host that is not loopback
     saved = {name: os.environ.get(name) for name in env}
     os.environ.update(env)
     get_settings.cache_clear()
