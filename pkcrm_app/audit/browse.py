@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from collections.abc import Iterator
@@ -16,6 +15,7 @@ from pkcrm_app.accounts.models import User
 from pkcrm_app.accounts.permissions import Actor, Permission
 from pkcrm_app.audit.models import AuditEvent
 from pkcrm_app.audit.service import record
+from pkcrm_app.core.spreadsheet import csv_writer
 
 CSV_HEADER = ("id", "time_utc", "actor", "action", "target", "ip_address", "device", "details", "entry_hash")
 
@@ -85,7 +85,7 @@ def export_csv(
                     "until": str(flt.until or "")}, ip_address=ip_address, device=device)
     db.commit()
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    writer = csv_writer(buffer)
     writer.writerow(CSV_HEADER)
     for event, email in db.execute(query.execution_options(yield_per=500)):
         row = _row(event, email)

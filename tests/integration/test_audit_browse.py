@@ -85,3 +85,32 @@ def test_csv_export_needs_an_admin_session_and_is_audited(api, database, orgs) -
     with database.session() as db:
         exported, _ = list_events(db, acme.actor("adam", Role.ADMIN), AuditFilter(action="audit.exported"))
     assert len(exported) == 1 and '"action": "lead."' in exported[0].details
+
+
+def test_csv_cells_that_start_like_a_formula_are_written_as_text(database, orgs) -> None:  # type: ignore[no-untyped-def]
+    from dataclasses import replace
+
+    from pkcrm_app.audit.browse import export_csv
+
+    acme, _ = orgs
+    hostile = ["=HYPERLINK(\"https://evil.example\",\"open\")", "+1+2", "-2+3", "@SUM(A1)", "\tcmd", "\r=1+1"]
+    with database.session() as db:
+        for n, device in enumerate(hostile):
+            record(db, action="lead.moved", org_id=acme.org_id, actor_user_id=acme.users["ann"][0],
+                   target_type="lead", target_id=100 + n, device=device, details={"note": "=1+1"})
+        db.commit()
+        admin = replace(acme.actor("adam", Role.ADMIN), stepped_up=True)
+        text = "".join(export_csv(db, admin, AuditFilter(action="lead.moved")))
+    rows = list(csv.DictReader(io.StringIO(text)))
+    devices = {r["device"] for r in rows if r["device"]}
+    assert devices == {"'" + d for d in hostile}
+    assert all(not r[k].startswith(("=", "+", "-", "@", "\t", "\r")) for r in rows for k in r)
+
+
+def test_every_csv_the_app_writes_goes_through_the_one_safe_writer() -> None:
+    from pathlib import Path
+
+    package = Path(__file__).resolve().parents[2] / "pkcrm_app"
+    writers = {str(p.relative_to(package)) for p in package.rglob("*.py") if "csv.writer(" in p.read_text("utf-8")
+               or "csv.DictWriter(" in p.read_text("utf-8")}
+    assert writers == {"core/spreadsheet.py"}
