@@ -48,6 +48,10 @@ SYSTEM = re.compile(
 _PM_WORDS = frozenset({"pm", "nachm.", "e.m.", "em", "午後", "下午", "오후", "م"})
 _AM_WORDS = frozenset({"am", "vorm.", "f.m.", "fm", "午前", "上午", "오전", "ص"})
 MAX_AUTHORS = 2000  # distinct authors a chat may have (a big group) before the file is refused
+# Characters of one line, and of one message (its lines joined): four times WhatsApp's own 65,536-character
+# limit, so no real message is refused, and a longer one is refused with its line number, never cut.
+MAX_LINE = 256 * 1024
+MAX_MESSAGE = MAX_LINE
 
 
 class ExportFormatError(ValueError):
@@ -129,10 +133,17 @@ def split_author(rest: str) -> tuple[str | None, str]:
     return None, rest
 
 
+def too_long(start: int | None) -> ExportFormatError:
+    where = f"the message that starts on line {start}" if start else "a message"
+    return ExportFormatError(f"{where} is longer than {MAX_MESSAGE:,} characters: "
+                             "this is not a WhatsApp chat export we can read")
+
+
 def detect(lines: Iterable[str]) -> ExportFormat:
     """First pass over the whole file: check it is an export, learn its date order, count messages and authors.
 
-    Raises ExportFormatError for anything else (the first line must open a message, as in every export).
+    Raises ExportFormatError for anything else (the first line must open a message, as in every export; no
+    message may be longer than MAX_MESSAGE).
     """
     scores = {order: _OrderScore() for order in DateOrder}
     match = HEADER.match
@@ -140,6 +151,7 @@ def detect(lines: Iterable[str]) -> ExportFormat:
     authors: dict[str, int] = {}
     seen_text = False
     previous_date = ""
+    start = size = 0
     for number, raw in enumerate(lines, 1):
         line = raw.rstrip("\r\n")
         if line and line[0] in LEADING_MARKS:
@@ -149,9 +161,13 @@ def detect(lines: Iterable[str]) -> ExportFormat:
             if not seen_text and line.strip():
                 raise ExportFormatError(f"line {number} should start with a date and a time: "
                                         "this is not a WhatsApp chat export")
+            size += len(line) + 1
+            if size > MAX_MESSAGE:
+                raise too_long(start)
             continue
         seen_text = True
         headers += 1
+        start, size = number, len(line) - found.end()
         if line[0] == "[":
             bracketed += 1
         if found.group(10) or found.group(6):

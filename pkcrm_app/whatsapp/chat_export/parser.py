@@ -2,7 +2,8 @@
 
 Per line the work is one precompiled regex match; dates are cached per distinct date text, so a
 million-line file costs little more than reading it. A message's continuation lines are joined with
-newlines; a runaway message is cut at MAX_TEXT characters so memory stays bounded.
+newlines; a message longer than MAX_MESSAGE characters (the first pass refuses those) raises
+ExportFormatError, so memory stays bounded and no message is ever cut.
 """
 
 from __future__ import annotations
@@ -16,14 +17,14 @@ from datetime import datetime
 from pkcrm_app.whatsapp.chat_export.formats import (
     HEADER,
     LEADING_MARKS,
+    MAX_MESSAGE,
     SYSTEM,
     ExportFormat,
     date_under,
     meridiem_is_pm,
     split_author,
+    too_long,
 )
-
-MAX_TEXT = 65_536  # characters kept of one message
 
 
 class Kind(enum.StrEnum):
@@ -170,20 +171,19 @@ def parse(lines: Iterable[str], fmt: ExportFormat) -> Iterator[ChatMessage]:
                 end = found.end()
                 i = line.find(": ", end)
                 if i > end:
-                    author, first = line[end:i], line[i + 2:MAX_TEXT + i + 2]
+                    author, first = line[end:i], line[i + 2:]
                 else:
                     author, first = split_author(line[end:])
-                    first = first[:MAX_TEXT]
                 more, size = None, len(first)
                 continue
         if stamp is None:
             continue
-        if size < MAX_TEXT:
-            piece = line[: MAX_TEXT - size]
-            size += len(piece) + 1
-            if more is None:
-                more = [piece]
-            else:
-                more.append(piece)
+        size += len(line) + 1
+        if size > MAX_MESSAGE:
+            raise too_long(None)  # the first pass refused these, unless it took one of the lines for a header
+        if more is None:
+            more = [line]
+        else:
+            more.append(line)
     if stamp is not None:
         yield _finish(stamp, author, first, more)
