@@ -100,6 +100,10 @@ class TabGuard(Middleware):
         if not is_client_token(client_token):
             log.warning("websocket event refused: the client token is not a tab's own (v4 UUID)")
             return StateUpdate()
+        if event.name.rpartition(".")[2] == "setvar":
+            # Reflex's generic setter: the UI never sends it, and it would let a client set any public var.
+            log.warning("websocket event refused: setvar is not open to clients")
+            return StateUpdate()
         hydrating = event.name in HYDRATE_EVENTS
         pages = await _pages_to_check(state, event, everything=hydrating)
         bound = {page._session_key for page in pages if page._session_key}

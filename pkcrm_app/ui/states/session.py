@@ -65,6 +65,7 @@ class SessionMixin(rx.State, mixin=True):
     _org_id: int = 0
     _tz: str = "UTC"
     _session_key: str = ""  # stored id of the session this tab signed in with (a hash, never the cookie)
+    _role: str = ""  # what permissions follow: `role` above is only shown, a client cannot move this one
 
     @rx.var
     def can_audit(self) -> bool:
@@ -99,9 +100,9 @@ class SessionMixin(rx.State, mixin=True):
 
     async def _tab_actor(self) -> Actor | None:
         """The actor this tab was signed in as, while that session lives (cached: pushes carry no cookie)."""
-        if not self._org_id or not self.role or not await live_sessions.alive(self._session_key):
+        if not self._org_id or not self._role or not await live_sessions.alive(self._session_key):
             return None
-        return Actor(user_id=self._user_id, org_id=self._org_id, role=Role(self.role))
+        return Actor(user_id=self._user_id, org_id=self._org_id, role=Role(self._role))
 
     def _acting(self) -> AbstractContextManager[None]:
         """Audit entries written by the work inside name this tab's IP address and browser."""
@@ -128,7 +129,7 @@ class SessionMixin(rx.State, mixin=True):
             await asyncio.to_thread(_bind, client_token, session_key)
         self.user_name, self.org_name, self.role = info.user_name, info.org_name, info.actor.role.value
         self._user_id, self._org_id, self._tz = info.actor.user_id or 0, info.actor.org_id, info.time_zone
-        self._session_key, self.signed_out = session_key, False
+        self._session_key, self._role, self.signed_out = session_key, info.actor.role.value, False
         live = await self.get_state(OrgLive)
         await live._link_to(link_token(info.actor.org_id))
         if needs is not None and not info.actor.can(needs):
