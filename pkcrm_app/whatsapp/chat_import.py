@@ -7,6 +7,10 @@ short transaction (so SQLite stays writable for webhooks and the progress bar mo
 has a deterministic id (organisation, contact, timestamp, author, text, occurrence), so a batch repeated after
 a crash, or the same file imported again, adds nothing; a job cut short by a restart is resumed at start-up.
 Imported messages never count as unread nor open the 24-hour window (they did not reach the business number).
+
+Authors whose names read like team members' are only proposed: the job stops in REVIEW after the first pass,
+the importer ticks the proposals that are right (`confirm_authors`), and only ticked authors' messages are
+attributed to members; everyone else writes as the customer.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
+from collections.abc import Collection
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -22,11 +27,11 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from pkcrm_app.accounts.models import Membership, Organisation
+from pkcrm_app.accounts.models import Membership, Organisation, User
 from pkcrm_app.accounts.permissions import Actor, Permission
 from pkcrm_app.audit.service import record
 from pkcrm_app.core.db import Database, utcnow
-from pkcrm_app.core.errors import DomainError, InvalidInput
+from pkcrm_app.core.errors import DomainError, InvalidInput, NotFound
 from pkcrm_app.core.events import DomainEvent, emit_on_commit
 from pkcrm_app.inbox.models import Conversation, Message
 from pkcrm_app.inbox.service import render_text
@@ -37,7 +42,7 @@ from pkcrm_app.whatsapp.chat_export import (
     Kind,
     phone_digits,
 )
-from pkcrm_app.whatsapp.chat_import_people import cast_for
+from pkcrm_app.whatsapp.chat_import_people import cast_for, proposal_key, propose_members
 from pkcrm_app.whatsapp.chat_import_rows import ImportRun, message_id, message_row, store_media
 from pkcrm_app.whatsapp.import_models import ChatImportJob, ImportState
 
@@ -74,6 +79,55 @@ def recent_jobs(db: Session, actor: Actor, *, limit: int = 10) -> list[ChatImpor
     if not actor.can(Permission.LEADS_VIEW_ALL):
         query = query.where(ChatImportJob.created_by_user_id == actor.user_id)
     return list(db.scalars(query.order_by(ChatImportJob.created_at.desc(), ChatImportJob.id.desc()).limit(limit)))
+
+
+def proposed_members(authors: object) -> dict[str, int]:
+    """The proposals a job in REVIEW waits on: author -> user id."""
+    if not isinstance(authors, dict):
+        return {}
+    return {a: int(r.split(":", 1)[1]) for a, r in authors.items()
+            if isinstance(r, str) and r.startswith("proposed:") and r.split(":", 1)[1].isdigit()}
+
+
+def team_names(db: Session, actor: Actor, user_ids: Collection[int]) -> dict[int, str]:
+    """The names of the organisation's members among `user_ids` (whom a proposal says an author is)."""
+    actor.require(Permission.CONVERSATION_VIEW)
+    if not user_ids:
+        return {}
+    rows = db.execute(select(User.id, User.name).join(Membership, Membership.user_id == User.id)
+                      .where(Membership.org_id == actor.org_id, User.id.in_(sorted(user_ids))))
+    return {user_id: name for user_id, name in rows}
+
+
+def _confirmed_members(authors: object) -> dict[str, int] | None:
+    """The importer's choices (author -> user id), or None while no choice was made (no matching run yet)."""
+    if not isinstance(authors, dict) or proposed_members(authors):
+        return None
+    return {a: int(r.split(":", 1)[1]) for a, r in authors.items()
+            if isinstance(r, str) and r.startswith("member:") and r.split(":", 1)[1].isdigit()}
+
+
+def confirm_authors(db: Session, actor: Actor, job_id: int, *, accepted_keys: Collection[str]) -> ChatImportJob:
+    """The importer's ticks on an import waiting in REVIEW: the ticked proposals (by `proposal_key`) become team
+    members, every other author the customer; the job is queued again (the caller runs it after commit)."""
+    actor.require(Permission.CONVERSATION_VIEW)
+    job = db.scalar(select(ChatImportJob).where(ChatImportJob.id == job_id, ChatImportJob.org_id == actor.org_id,
+                                                ChatImportJob.created_by_user_id == actor.user_id))
+    if job is None:
+        raise NotFound("no such import of yours")
+    if job.state != ImportState.REVIEW:
+        raise InvalidInput("this import is not waiting for your choices")
+    accepted = set(accepted_keys)
+    proposals = proposed_members(job.authors)
+    job.authors = {author: (f"member:{proposals[author]}" if author in proposals and proposal_key(author) in accepted
+                            else "contact" if author in proposals else role)
+                   for author, role in dict(job.authors or {}).items()}
+    job.state = ImportState.QUEUED
+    matched = sum(1 for role in job.authors.values() if role.startswith("member:"))
+    record(db, action="chat_import.authors_confirmed", org_id=actor.org_id, actor_user_id=actor.user_id,
+           target_type="chat_import_job", target_id=job.id, details={"proposed": len(proposals), "matched": matched})
+    emit_on_commit(db, DomainEvent(actor.org_id, TOPIC, (job.id,)))
+    return job
 
 
 def _claim(database: Database, job_id: int) -> bool:
@@ -123,8 +177,9 @@ def _finish(database: Database, job_id: int, *, error: str = "", run: ImportRun 
         Path(path).unlink(missing_ok=True)
 
 
-def _prepare(database: Database, job_id: int) -> ImportRun:
-    """First pass and matching: the whole file is checked before anything of it is stored."""
+def _prepare(database: Database, job_id: int) -> ImportRun | None:
+    """First pass and matching: the whole file is checked before anything of it is stored. None when the job now
+    waits for the importer to confirm proposed team members (REVIEW)."""
     with database.session() as db:
         job = db.get_one(ChatImportJob, job_id)
         actor = _actor_of(db, job)
@@ -135,8 +190,18 @@ def _prepare(database: Database, job_id: int) -> ImportRun:
             export.check_media(media)
             if not any(fmt.authors.values()):
                 raise ExportFormatError("the chat holds no message written by anyone")
+            members = _confirmed_members(job.authors)
+            if members is None:
+                proposed = propose_members(db, actor, authors=fmt.authors, my_name=job.my_name)
+                if proposed:
+                    export.close()
+                    job.state, job.total, job.heartbeat_at = ImportState.REVIEW, fmt.headers, utcnow()
+                    job.authors = {a: f"proposed:{proposed[a]}" if a in proposed else "contact" for a in fmt.authors}
+                    emit_on_commit(db, DomainEvent(job.org_id, TOPIC, (job.id,)))
+                    return None
+                members = {}
             cast = cast_for(db, actor, authors=fmt.authors, title=export.title, chosen_phone=job.contact_phone,
-                            my_name=job.my_name)
+                            members=members)
         except BaseException:
             export.close()
             raise
@@ -230,6 +295,8 @@ def run_job(database: Database, job_id: int) -> None:
     run: ImportRun | None = None
     try:
         run = _prepare(database, job_id)
+        if run is None:
+            return  # waits in REVIEW for the importer's choices; the upload stays until then
         _import(database, run)
     except (ExportFormatError, DomainError) as exc:
         _finish(database, job_id, error=f"Nothing was imported: {exc}" if run is None else str(exc))

@@ -1,10 +1,14 @@
-"""Who is who in an imported chat: authors matched to team members (by name) and to the customer's contact
-(by a phone number: chosen, in the file name, or as an author; else by name), and the lead and conversation
-the messages go to: found and merged, or created."""
+"""Who is who in an imported chat: authors proposed as team members (by name) and attributed to them only when
+the importer ticks the proposal, the customer's contact (by a phone number: chosen, in the file name, or as an
+author; else by name), and the lead and conversation the messages go to: found and merged, or created.
+
+A name in a chat proves nothing (anyone can be saved as "Sam Seller" in a phone), so a name match is only a
+proposal: unticked, an author's messages are the customer's."""
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
@@ -108,24 +112,39 @@ def _conversation(db: Session, org_id: int, contact_id: int) -> Conversation:
     return found
 
 
-def cast_for(db: Session, actor: Actor, *, authors: dict[str, int], title: str | None, chosen_phone: str | None,
-             my_name: str | None) -> Cast:
-    """Match the chat's authors and open (or merge into) the contact, lead and conversation."""
+def proposal_key(author: str) -> str:
+    """A stable, form-safe name for one author's proposal (the page's checkbox; the author's name may be anything)."""
+    return "author-" + hashlib.sha256(author.encode()).hexdigest()[:16]
+
+
+def propose_members(db: Session, actor: Actor, *, authors: Mapping[str, int], my_name: str | None) -> dict[str, int]:
+    """Authors whose name reads like a team member's (or like the name the importer gave as theirs): proposals
+    for the importer to tick, author -> user id."""
     actor.require(Permission.CONVERSATION_VIEW)
     team = _team(db, actor.org_id)
     mine = name_key(my_name) if my_name else ""
-    members: dict[str, int] = {}
-    customers: list[str] = []
-    for author, _count in sorted(authors.items(), key=lambda item: (-item[1], item[0])):
+    proposed: dict[str, int] = {}
+    for author in authors:
         key = name_key(author)
         if mine and key == mine and actor.user_id is not None:
-            members[author] = actor.user_id
+            proposed[author] = actor.user_id
         elif key in team:
-            members[author] = team[key]
-        else:
-            customers.append(author)
+            proposed[author] = team[key]
+    return proposed
+
+
+def cast_for(db: Session, actor: Actor, *, authors: dict[str, int], title: str | None, chosen_phone: str | None,
+             members: Mapping[str, int]) -> Cast:
+    """Attribute the authors the importer confirmed (`members`, author -> user id; every other author writes as the
+    customer) and open (or merge into) the contact, lead and conversation."""
+    actor.require(Permission.CONVERSATION_VIEW)
+    team_ids = set(db.scalars(select(User.id).join(Membership, Membership.user_id == User.id).where(
+        Membership.org_id == actor.org_id, Membership.is_active.is_(True), User.is_active.is_(True))))
+    confirmed = {author: user_id for author, user_id in members.items() if author in authors and user_id in team_ids}
+    customers = [author for author, _count in sorted(authors.items(), key=lambda item: (-item[1], item[0]))
+                 if author not in confirmed]
     contact, created_contact = _contact(db, actor.org_id, customers, title, chosen_phone)
     lead, created_lead = _lead(db, actor, contact)
     conversation = _conversation(db, actor.org_id, contact.id)
-    return Cast(contact_id=contact.id, lead_id=lead.id, conversation_id=conversation.id, members=members,
+    return Cast(contact_id=contact.id, lead_id=lead.id, conversation_id=conversation.id, members=confirmed,
                 customers=customers, created_contact=created_contact, created_lead=created_lead)

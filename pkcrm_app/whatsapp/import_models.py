@@ -16,6 +16,7 @@ from pkcrm_app.core.db import Base, utcnow
 class ImportState(enum.StrEnum):
     QUEUED = "queued"
     RUNNING = "running"
+    REVIEW = "review"  # checked; waits for the importer to tick which authors are team members
     DONE = "done"
     FAILED = "failed"
 
@@ -42,7 +43,8 @@ class ChatImportJob(Base):
     imported: Mapped[int] = mapped_column(Integer, default=0)
     duplicates: Mapped[int] = mapped_column(Integer, default=0)
     media_stored: Mapped[int] = mapped_column(Integer, default=0)
-    authors: Mapped[Any] = mapped_column(EncryptedJSON, nullable=True)  # name -> "contact" | "member:<id>" | "other"
+    # name -> "contact" | "member:<id>" (ticked by the importer) | "proposed:<id>" (waiting for the importer)
+    authors: Mapped[Any] = mapped_column(EncryptedJSON, nullable=True)
     error: Mapped[str] = mapped_column(String(500), default="")
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contact.id", ondelete="SET NULL"), nullable=True)
     lead_id: Mapped[int | None] = mapped_column(ForeignKey("lead.id", ondelete="SET NULL"), nullable=True)

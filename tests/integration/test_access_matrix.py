@@ -62,6 +62,7 @@ from pkcrm_app.whatsapp import chat_import, chat_import_people, media_access
 from pkcrm_app.whatsapp import connection as wa_connection
 from pkcrm_app.whatsapp import outbox as wa_outbox
 from pkcrm_app.whatsapp import templates as wa_templates
+from pkcrm_app.whatsapp.import_models import ChatImportJob, ImportState
 from pkcrm_app.whatsapp.media_jobs import media_path, write_encrypted
 from pkcrm_app.whatsapp.models import WhatsAppNumber
 from pkcrm_app.whatsapp.outbox_models import OutboxItem, OutboxState
@@ -364,7 +365,18 @@ ACTIONS.update({
 
 def _cast(db: Session, actor: Actor, side: Side) -> dict[str, str]:
     return chat_import_people.cast_for(db, actor, authors={f"Customer of {side.brand}": 2}, title=None,
-                                       chosen_phone=None, my_name=None).summary()
+                                       chosen_phone=None, members={}).summary()
+
+
+def _review_job(db: Session, actor: Actor, side: Side) -> int:
+    """An import of `side`'s waiting for its uploader's ticks (the acting member's own, on the own side)."""
+    uploader = actor.user_id if actor.org_id == side.org_id else next(iter(side.users.values()))
+    job = ChatImportJob(org_id=side.org_id, created_by_user_id=uploader, filename=f"{side.brand}.txt", spool_path="",
+                        size_bytes=1, state=ImportState.REVIEW, total=1, processed=0, imported=0, duplicates=0,
+                        media_stored=0, error="", authors={f"Customer of {side.brand}": "contact"}, created_at=utcnow())
+    db.add(job)
+    db.flush()
+    return job.id
 
 
 ACTIONS.update({
@@ -376,6 +388,17 @@ ACTIONS.update({
         Permission.CONVERSATION_VIEW, lambda db, a, s: [j.filename for j in chat_import.recent_jobs(db, a)]),
     "whatsapp.chat_import_people.cast_for": Action(Permission.CONVERSATION_VIEW, _cast,
                                                    shows=lambda s: f"Customer of {s.brand}"),
+    "whatsapp.chat_import_people.propose_members": Action(
+        Permission.CONVERSATION_VIEW, lambda db, a, s: chat_import_people.propose_members(
+            db, a, authors={name: 1 for name in s.names.values()}, my_name=None)),
+    "whatsapp.chat_import.team_names": Action(
+        Permission.CONVERSATION_VIEW,
+        lambda db, a, s: chat_import.team_names(db, a, [*s.users.values(), *s.peer.users.values()])),
+    "whatsapp.chat_import.confirm_authors": Action(
+        Permission.CONVERSATION_VIEW,
+        lambda db, a, s: chat_import.confirm_authors(db, a, _review_job(db, a, s), accepted_keys=set()).filename,
+        (lambda db, a, s: chat_import.confirm_authors(db, a, _review_job(db, a, s), accepted_keys=set()),),
+        shows=lambda s: f"{s.brand}.txt"),
 })
 
 

@@ -7,7 +7,7 @@ import shutil
 import time
 import uuid
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 
 import pytest
@@ -16,13 +16,15 @@ from sqlalchemy import func, select
 from pkcrm_app.accounts.models import User
 from pkcrm_app.accounts.permissions import Actor, Role
 from pkcrm_app.core.db import Database, utcnow
+from pkcrm_app.core.errors import InvalidInput, NotFound
 from pkcrm_app.crm.models import Contact, Lead
 from pkcrm_app.crm.service import open_leads_for_contacts
 from pkcrm_app.inbox.models import Conversation, Direction, Message, MessageMedia
 from pkcrm_app.inbox.service import lead_thread
 from pkcrm_app.routes.chat_import import spool_dir
 from pkcrm_app.settings import get_settings
-from pkcrm_app.whatsapp.chat_import import recent_jobs, run_job, start_import
+from pkcrm_app.whatsapp.chat_import import confirm_authors, proposed_members, recent_jobs, run_job, start_import
+from pkcrm_app.whatsapp.chat_import_people import proposal_key
 from pkcrm_app.whatsapp.import_models import ChatImportJob, ImportState
 from pkcrm_app.whatsapp.media_access import open_media
 from tests.support.data import PASSWORD, SHARED_DATA, OrgFixture, make_org
@@ -48,15 +50,29 @@ def acme(database: Database) -> OrgFixture:
     return org
 
 
+def _confirm(database: Database, actor: Actor, job_id: int, accept: Collection[str] | None) -> None:
+    """The importer's ticks on a job waiting in review (None: every proposal), then the job runs on."""
+    with database.session() as db:
+        job = db.get_one(ChatImportJob, job_id)
+        if job.state != ImportState.REVIEW:
+            return
+        proposed = proposed_members(job.authors)
+        ticked = proposed if accept is None else [a for a in proposed if a in accept]
+        confirm_authors(db, actor, job_id, accepted_keys={proposal_key(a) for a in ticked})
+    run_job(database, job_id)
+
+
 def _import(database: Database, actor: Actor, source: Path, *, name: str = "", phone: str = PHONE,
-            my_name: str = "") -> ChatImportJob:
-    """What the route does, run in this thread: spool, queue, run; returns the finished job."""
+            my_name: str = "", accept: Collection[str] | None = None) -> ChatImportJob:
+    """What the route and the page do, run in this thread: spool, queue, run, tick the proposed team members
+    (`accept`; None: all of them), run on; returns the finished job."""
     spooled = spool_dir() / f"{uuid.uuid4().hex}.upload"
     shutil.copyfile(source, spooled)
     with database.session() as db:
         job_id = start_import(db, actor, spool_path=spooled, filename=name or source.name, size=source.stat().st_size,
                               contact_phone=phone, my_name=my_name).id
     run_job(database, job_id)
+    _confirm(database, actor, job_id, accept)
     with database.session() as db:
         job = db.get_one(ChatImportJob, job_id)
         db.expunge(job)
@@ -229,7 +245,7 @@ def _wait_done(database: Database, job_id: int) -> ChatImportJob:
     while time.monotonic() < deadline:
         with database.session() as db:
             job = db.get_one(ChatImportJob, job_id)
-            if job.state in (ImportState.DONE, ImportState.FAILED):
+            if job.state in (ImportState.DONE, ImportState.FAILED, ImportState.REVIEW):
                 db.expunge(job)
                 return job
         time.sleep(0.05)
@@ -246,6 +262,9 @@ def test_upload_route_checks_origin_session_and_size_then_runs_the_job(database,
     answer = api.post("/import/upload", files=files, data={"phone": PHONE}, headers={"accept": "application/json"})
     assert answer.status_code == 200 and answer.json()["next"].startswith("/import?job=")
     job = _wait_done(database, int(answer.json()["next"].split("=")[1]))
+    assert job.state == ImportState.REVIEW and job.imported == 0  # "Sam Seller" waits for sam's tick
+    _confirm(database, acme.actor("sam"), job.id, ["Sam Seller"])
+    job = _wait_done(database, job.id)
     assert job.state == ImportState.DONE and job.imported == 6
     bad_phone = api.post("/import/upload", files=files, data={"phone": "12"}, headers={"accept": "application/json"})
     assert bad_phone.status_code == 400 and "phone" in bad_phone.json()["error"]
@@ -298,8 +317,10 @@ def test_a_job_whose_worker_died_is_resumed_at_start_up(database, acme) -> None:
                          "utf-8")
         first_id = start_import(db, actor, spool_path=spare, filename="c.txt", size=1, contact_phone=PHONE).id
     run_job(database, first_id)
-    with database.session() as db:
-        db.get_one(ChatImportJob, job_id).imported = 3
+    _confirm(database, actor, first_id, None)
+    with database.session() as db:  # the interrupted run had got past the importer's choices
+        interrupted = db.get_one(ChatImportJob, job_id)
+        interrupted.imported, interrupted.authors = 3, db.get_one(ChatImportJob, first_id).authors
     threads_started = resume_jobs(database)
     assert threads_started == [job_id]
     finished = _wait_done(database, job_id)
@@ -337,3 +358,42 @@ def test_the_import_page_lines_show_progress_result_and_matches(database, acme) 
     assert (done.words, done.percent, done.result) == ("Done", 100, "6 messages imported, 0 already there")
     assert done.authors == "team: Sam Seller · customer: Alice Martin"  # as the chat writes them
     assert failed.words == "Failed" and failed.error.startswith("Nothing was imported: the file could not be read")
+
+
+def test_a_name_match_is_only_proposed_until_the_importer_ticks_it(database, acme) -> None:
+    from pkcrm_app.ui.states.chat_import import _jobs
+
+    owner = acme.actor("owner", Role.OWNER)
+    spooled = spool_dir() / "proposal.upload"
+    shutil.copyfile(OWN / "android_24h_ddmmyy.txt", spooled)
+    with database.session() as db:
+        job_id = start_import(db, owner, spool_path=spooled, filename="chat.txt", size=1, contact_phone=PHONE).id
+    run_job(database, job_id)
+    with database.session() as db:
+        waiting = db.get_one(ChatImportJob, job_id)
+        assert waiting.state == ImportState.REVIEW and waiting.imported == 0
+        assert proposed_members(waiting.authors) == {"Sam Seller": acme.users["sam"][0]}
+    assert _count(database, Message, acme.org_id) == 0  # nothing is attributed (or stored) before the tick
+    [line] = _jobs(owner, "UTC")
+    assert line.mine and [(p.author, p.member) for p in line.proposals] == [("Sam Seller", "Sam  seller")]
+    assert line.authors == ""
+    with database.session() as db, pytest.raises(NotFound):  # only the importer decides
+        confirm_authors(db, acme.actor("sam"), job_id, accepted_keys={proposal_key("Sam Seller")})
+    with database.session() as db:  # unticked: the default is unmatched
+        confirm_authors(db, owner, job_id, accepted_keys={proposal_key("Alice Martin")})
+    run_job(database, job_id)
+    with database.session() as db:
+        done = db.get_one(ChatImportJob, job_id)
+        assert done.state == ImportState.DONE and done.imported == 6
+        assert done.authors == {"Alice Martin": "contact", "Sam Seller": "contact"}
+        messages = list(db.scalars(select(Message).where(Message.org_id == acme.org_id)))
+    assert {m.author_user_id for m in messages} == {None}
+    assert {m.direction for m in messages} == {Direction.INBOUND}
+
+
+def test_a_ticked_proposal_names_its_member_and_nothing_else_can_be_ticked(database, acme) -> None:
+    sam = acme.actor("sam")
+    job = _import(database, sam, OWN / "android_24h_ddmmyy.txt", accept=["Sam Seller", "Alice Martin"])
+    assert job.authors == {"Alice Martin": "contact", "Sam Seller": f"member:{acme.users['sam'][0]}"}
+    with database.session() as db, pytest.raises(InvalidInput):  # decided once
+        confirm_authors(db, sam, job.id, accepted_keys=set())

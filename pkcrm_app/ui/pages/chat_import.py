@@ -3,7 +3,7 @@
 import reflex as rx
 
 from pkcrm_app.ui.components.layout import page_frame
-from pkcrm_app.ui.states.chat_import import FORM_ID, ChatImportState, JobLine
+from pkcrm_app.ui.states.chat_import import FORM_ID, ChatImportState, JobLine, ProposalLine
 
 HELP = ("In WhatsApp open the chat, tap ⋮ or the contact's name, then 'Export chat' (with or without media). "
         "Upload the .txt or .zip here. Importing the same file again adds nothing.")
@@ -43,12 +43,43 @@ def _form() -> rx.Component:
     )
 
 
+def _proposal(proposal: ProposalLine) -> rx.Component:
+    return rx.el.label(
+        rx.hstack(
+            rx.el.input(type="checkbox", name=proposal.key, class_name="import-proposal"),
+            rx.text(rx.text.strong(proposal.author), " is our team member ", rx.text.strong(proposal.member),
+                    size="2"),
+            align="center", spacing="2",
+        ),
+    )
+
+
+def _review(line: JobLine) -> rx.Component:
+    """The importer ticks which proposed authors really are team members; unticked ones write as the customer."""
+    return rx.cond(
+        line.mine,
+        rx.el.form(
+            rx.vstack(
+                rx.text("Some authors have the name of a team member. Tick the ones that really are: their messages "
+                        "become your team's replies. Everyone else is imported as the customer.", size="2"),
+                rx.foreach(line.proposals, _proposal),
+                rx.el.input(type="hidden", name="job", value=line.job_id.to(str)),  # type: ignore[attr-defined]
+                rx.button("Import", type="submit", size="2", class_name="import-confirm"),
+                spacing="2", width="100%",
+            ),
+            on_submit=ChatImportState.confirm_authors, reset_on_submit=True, width="100%",
+        ),
+        rx.text("Waiting for the member who uploaded it to confirm who is who.", size="2", color_scheme="gray"),
+    )
+
+
 def _job(line: JobLine) -> rx.Component:
     return rx.card(
         rx.vstack(
             rx.hstack(
                 rx.text(line.filename, weight="medium"),
-                rx.badge(line.words, color_scheme=rx.match(line.state, ("done", "green"), ("failed", "red"), "blue")),
+                rx.badge(line.words, color_scheme=rx.match(line.state, ("done", "green"), ("failed", "red"),
+                                                           ("review", "amber"), "blue")),
                 rx.spacer(),
                 rx.text(line.when, size="1", color_scheme="gray"),
                 width="100%", align="center",
@@ -58,6 +89,7 @@ def _job(line: JobLine) -> rx.Component:
                 rx.vstack(rx.progress(value=line.percent, max=100, width="100%", class_name="import-progress"),
                           rx.text(line.progress, size="1", color_scheme="gray"), spacing="1", width="100%"),
             ),
+            rx.cond(line.state == "review", _review(line)),
             rx.cond(line.state == "done", rx.text(line.result, size="2", class_name="import-result")),
             rx.cond(line.authors != "", rx.text("Matched — " + line.authors, size="1", color_scheme="gray")),
             rx.cond(line.error != "", rx.callout(line.error, color_scheme="red", size="1", class_name="import-error")),

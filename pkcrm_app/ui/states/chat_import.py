@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import reflex as rx
 
@@ -14,12 +14,28 @@ from pkcrm_app.core.errors import DomainError
 from pkcrm_app.live.state import OrgLive
 from pkcrm_app.ui.states.session import SessionMixin
 from pkcrm_app.ui.states.views import short_time
-from pkcrm_app.whatsapp.chat_import import recent_jobs
+from pkcrm_app.whatsapp.chat_import import (
+    confirm_authors,
+    proposed_members,
+    recent_jobs,
+    run_in_background,
+    team_names,
+)
+from pkcrm_app.whatsapp.chat_import_people import proposal_key
 from pkcrm_app.whatsapp.import_models import ImportState
 
 FORM_ID = "import-form"
 STATE_WORDS = {ImportState.QUEUED: "Waiting", ImportState.RUNNING: "Importing", ImportState.DONE: "Done",
-               ImportState.FAILED: "Failed"}
+               ImportState.FAILED: "Failed", ImportState.REVIEW: "Who is who?"}
+
+
+@dataclass
+class ProposalLine:
+    """One author the import proposes as a team member; the importer's checkbox (unticked by default)."""
+
+    key: str = ""
+    author: str = ""
+    member: str = ""
 
 
 @dataclass
@@ -35,11 +51,13 @@ class JobLine:
     error: str = ""
     when: str = ""
     lead_id: int = 0
+    proposals: list[ProposalLine] = field(default_factory=list)
+    mine: bool = False  # this viewer uploaded it (only they confirm its authors)
 
 
 def _authors(found: object) -> str:
-    if not isinstance(found, dict):
-        return ""
+    if not isinstance(found, dict) or proposed_members(found):
+        return ""  # still waiting for the importer's choices
     team = sorted(a for a, role in found.items() if str(role).startswith("member:"))
     customer = sorted(a for a, role in found.items() if role == "contact")
     parts = [f"team: {', '.join(team)}" if team else "", f"customer: {', '.join(customer)}" if customer else ""]
@@ -49,8 +67,11 @@ def _authors(found: object) -> str:
 def _jobs(actor: Actor, tz: str) -> list[JobLine]:
     with get_database().session() as db:
         found = recent_jobs(db, actor)
+        names = team_names(db, actor, {uid for job in found for uid in proposed_members(job.authors).values()})
         lines = []
         for job in found:
+            proposals = [ProposalLine(proposal_key(author), author, names.get(uid, "a team member"))
+                         for author, uid in sorted(proposed_members(job.authors).items())]
             percent = min(100, round(100 * job.processed / job.total)) if job.total else 0
             if job.state == ImportState.DONE:
                 percent = 100
@@ -61,7 +82,7 @@ def _jobs(actor: Actor, tz: str) -> list[JobLine]:
                 job_id=job.id, filename=job.filename, state=job.state.value, words=STATE_WORDS[job.state],
                 percent=percent, progress=progress,
                 result=result, authors=_authors(job.authors), error=job.error, when=short_time(job.created_at, tz),
-                lead_id=job.lead_id or 0))
+                lead_id=job.lead_id or 0, proposals=proposals, mine=job.created_by_user_id == actor.user_id))
     return lines
 
 
@@ -112,3 +133,29 @@ class ChatImportState(SessionMixin, rx.State):
             self.upload_message = str(error or "The upload failed. Try again.")
         else:
             self.upload_message = "Uploaded. The import runs in the background; you may leave this page."
+
+    @rx.event
+    async def confirm_authors(self, form: dict[str, str]):  # type: ignore[no-untyped-def]
+        """The importer's ticks: only ticked authors become team members; then the import runs."""
+        actor = await self._active_actor()
+        if actor is None:
+            return rx.redirect("/login")
+        job_id = str(form.get("job") or "")
+        if not job_id.isdigit():
+            return None
+        ticked = {key for key, value in form.items() if key.startswith("author-") and value}
+
+        def work() -> int:
+            database = get_database()
+            with database.session() as db:
+                job = confirm_authors(db, actor, int(job_id), accepted_keys=ticked)
+                queued = job.id
+            run_in_background(database, queued)
+            return queued
+
+        try:
+            with self._acting():
+                await asyncio.to_thread(work)
+        except DomainError as exc:
+            self.upload_message = str(exc)
+        return None
