@@ -86,9 +86,10 @@ async def receive_webhook(request: Request) -> Response:
                     ", ".join(pid for pid, number in numbers.items() if number is not None))
         return JSONResponse({"error": "one delivery must name numbers of one app"}, status_code=400)
     for pid in [pid for pid, number in numbers.items() if number is None][:5]:  # a few lines, not a flood
-        log.warning("webhook change for unknown phone_number_id %r acknowledged, nothing stored", pid[:64])
-    if not app_secrets:
-        return JSONResponse({"stored": 0, "duplicates": 0, "statuses": 0})
+        log.warning("webhook change for unknown phone_number_id %r: nothing stored", pid[:64])
+    if not app_secrets:  # no connected number named: no secret to check the signature with
+        log.warning("webhook from %s refused: it names no connected number", _client(request))
+        return JSONResponse({"error": "no connected phone number named"}, status_code=401)
     [secret] = app_secrets
     if not signature_matches(body, header, secret):
         log.warning("webhook from %s refused: invalid X-Hub-Signature-256", _client(request))

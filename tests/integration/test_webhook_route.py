@@ -88,11 +88,11 @@ def test_oversized_body_is_refused(api, database, orgs, monkeypatch) -> None:
     assert count(database, Message, acme.org_id) == 0
 
 
-def test_unknown_number_is_acknowledged_but_not_stored(api, database, orgs, caplog) -> None:
+def test_unknown_number_is_refused_and_not_stored(api, database, orgs, caplog) -> None:
     acme, globex = orgs
     with caplog.at_level(logging.WARNING, logger="pkcrm.webhook"):
         response = post_signed(api, hello("9999"), acme.app_secret)
-    assert response.status_code == 200
+    assert response.status_code == 401  # no connected number, so no secret that could have signed it
     assert count(database, Message, acme.org_id) + count(database, Message, globex.org_id) == 0
     assert any("unknown phone_number_id '9999'" in r.getMessage() for r in caplog.records)
 
@@ -131,7 +131,7 @@ def test_one_delivery_costs_one_hmac_however_many_organisations(api, database, o
     assert post_signed(api, hello(acme.phone_number_id, "wamid.2"), "forged").status_code == 401
     assert hmac_count == [acme.app_secret]  # a forgery costs one hash too, never one per tenant
     hmac_count.clear()
-    assert post_signed(api, hello("9999"), "forged").status_code == 200  # an unknown number: nothing to check
+    assert post_signed(api, hello("9999"), "forged").status_code == 401  # an unknown number: nothing to check
     assert hmac_count == []
     assert count(database, Message, acme.org_id) == 1
 
