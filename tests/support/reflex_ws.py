@@ -13,10 +13,9 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+import reflex as rx
 import websockets
 from websockets.asyncio.client import ClientConnection
-
-import reflex as rx
 
 NAMESPACE = "/_event"
 ROOT = rx.State.get_full_name()
@@ -43,6 +42,7 @@ class ReflexSocket:
     connection: ClientConnection
     client_token: str
     received: list[dict[str, Any]] = field(default_factory=list)
+    signals: list[str] = field(default_factory=list)  # other socket events, e.g. "new_token" for a duplicate tab
     closed: bool = False
     _reader: asyncio.Task[None] | None = None
     _arrived: asyncio.Event = field(default_factory=asyncio.Event)
@@ -74,7 +74,9 @@ class ReflexSocket:
                     name, *args = json.loads(text[len(f"42{NAMESPACE},"):])
                     if name == "event" and args:
                         self.received.append(args[0])
-                        self._arrived.set()
+                    else:
+                        self.signals.append(name)
+                    self._arrived.set()
                 elif text.startswith(f"44{NAMESPACE}") or text.startswith(f"41{NAMESPACE}"):
                     break
         except websockets.ConnectionClosed:
