@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import uuid
 
 import pytest
 import websockets
@@ -101,8 +102,8 @@ def test_every_page_runs_under_the_policy_signed_out_and_as_an_owner(live_app: L
 
 
 def handshake(base_url: str, origin: str) -> str:
-    """Open /_event as a browser on `origin` would; the engine.io open packet, or why the server refused."""
-    url = base_url.replace("http", "ws", 1) + "/_event/?EIO=4&transport=websocket"
+    """Open /_event as a tab on `origin` would (its own client token); the engine.io open packet, or the refusal."""
+    url = base_url.replace("http", "ws", 1) + f"/_event/?EIO=4&transport=websocket&token={uuid.uuid4()}"
     try:
         with connect(url, origin=origin, open_timeout=10) as socket:  # type: ignore[arg-type]
             return str(socket.recv(timeout=10))[:1]

@@ -136,6 +136,7 @@ def test_every_cookie_the_app_sets_or_clears_follows_the_secure_setting() -> Non
 
 PROBE = r"""
 import json
+import uuid
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 from pkcrm_app.pkcrm_app import app
@@ -149,7 +150,7 @@ for origin in ORIGINS:
     answer = client.options("/auth/mfa/qr.svg", headers={"origin": origin, "access-control-request-method": "GET"})
     report["preflight"][origin] = [answer.status_code, answer.headers.get("access-control-allow-origin")]
     try:
-        with client.websocket_connect("/_event/?EIO=4&transport=websocket",
+        with client.websocket_connect(f"/_event/?EIO=4&transport=websocket&token={uuid.uuid4()}",
                                       headers={"origin": origin, "upgrade": "websocket"}) as socket:
             report["socket"][origin] = socket.receive_text()[:1]  # "0": the engine.io open packet
     except WebSocketDisconnect as refused:
