@@ -30,6 +30,7 @@ class Permission(enum.StrEnum):
     INTEGRATIONS_MANAGE = "integrations.manage"
     AUDIT_VIEW = "audit.view"
     BILLING_MANAGE = "billing.manage"
+    SSO_MANAGE = "sso.manage"  # who single sign-on trusts decides who can be signed in: owners only, with step-up
     ORGANISATION_DELETE = "organisation.delete"
 
 
@@ -41,7 +42,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.AGENT: _AGENT,
     Role.MANAGER: _MANAGER,
     Role.ADMIN: _ADMIN,
-    Role.OWNER: _ADMIN | {Permission.BILLING_MANAGE, Permission.ORGANISATION_DELETE},
+    Role.OWNER: _ADMIN | {Permission.BILLING_MANAGE, Permission.SSO_MANAGE, Permission.ORGANISATION_DELETE},
 }
 
 

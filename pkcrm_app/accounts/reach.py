@@ -20,6 +20,7 @@ _EXTRAS = (
     (Permission.INTEGRATIONS_MANAGE, "integrations"),
     (Permission.AUDIT_VIEW, "audit log"),
     (Permission.BILLING_MANAGE, "billing"),
+    (Permission.SSO_MANAGE, "single sign-on settings"),
     (Permission.ORGANISATION_DELETE, "deleting the organisation"),
 )
 

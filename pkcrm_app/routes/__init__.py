@@ -12,7 +12,7 @@ from pkcrm_app.routes.chat_import import upload_route as import_upload_route
 from pkcrm_app.routes.forms import BodyTooLarge, body_too_large
 from pkcrm_app.routes.media import media_route
 from pkcrm_app.routes.mfa import confirm_enrolment, enrolment_qr, replace_recovery_codes, step_up, verify_login_code
-from pkcrm_app.routes.sso import callback_route, settings_route, start_route
+from pkcrm_app.routes.sso import callback_route, link_route, settings_route, start_route
 from pkcrm_app.routes.webhook import receive_webhook, verify_webhook
 from pkcrm_app.routes.whatsapp_settings import save_route as whatsapp_save_route
 from pkcrm_app.routes.whatsapp_settings import upload_route as whatsapp_upload_route
@@ -35,6 +35,7 @@ def build_api() -> Starlette:
         Route("/auth/step-up", step_up, methods=["POST"]),
         Route("/auth/sso/start", start_route, methods=["GET"]),
         Route("/auth/sso/callback", callback_route, methods=["GET"]),
+        Route("/auth/sso/link", link_route, methods=["POST"]),
         Route("/settings/sso/save", settings_route, methods=["POST"]),
         Route("/auth/signup", onboarding.signup_route, methods=["POST"]),
         Route("/auth/signup/confirm", onboarding.confirm_signup_route, methods=["POST"]),

@@ -43,8 +43,10 @@ from pkcrm_app.accounts.mfa import code_at
 from pkcrm_app.accounts.models import AuthSession, Membership, MfaFactor, Organisation, session_id_for
 from pkcrm_app.accounts.onboarding_models import PasswordReset
 from pkcrm_app.accounts.permissions import ROLE_PERMISSIONS, Actor, Permission, Role
+from pkcrm_app.accounts.sso import links as sso_links
 from pkcrm_app.accounts.sso import oidc
 from pkcrm_app.accounts.sso import service as sso
+from pkcrm_app.accounts.sso.models import SsoLoginAttempt
 from pkcrm_app.audit import alerts, browse
 from pkcrm_app.core.crypto import MasterKeys
 from pkcrm_app.core.db import Database, get_database, set_database, utcnow
@@ -227,15 +229,23 @@ ACTIONS: dict[str, Action] = {
          lambda db, a, s: sessions.end_session(db, a, s.peer.handles["spare"]))),  # a colleague's session
     "accounts.sessions.my_sessions": Action(ANY_MEMBER, lambda db, a, s: sessions.my_sessions(db, a, s.tokens[me(a)]),
                                             shows=lambda s: "Chrome"),
+    "accounts.sso.links.begin_link": Action(ANY_MEMBER, lambda db, a, s: sso_links.begin_link(
+        db, a, password=PASSWORD, session_token=s.tokens[me(a)], redirect_uri="http://testserver/auth/sso/callback",
+        provider_for=fake_discover), shows=lambda s: s.issuer),
+    "accounts.sso.links.my_link": Action(ANY_MEMBER, lambda db, a, s: sso_links.my_link(db, a)),
+    "accounts.sso.links.own_link": Action(ANY_MEMBER, lambda db, a, s: sso_links.own_link(db, a)),
     "accounts.sso.service.check_discovery": Action(
         INTEGRATIONS, lambda db, a, s: sso.check_discovery(db, a, discover=fake_discover), shows=lambda s: s.issuer),
-    "accounts.sso.service.configure": Action(INTEGRATIONS, lambda db, a, s: sso.configure(
+    # Whoever picks the provider picks who can be signed in: owners only, with a fresh second factor.
+    "accounts.sso.service.configure": Action(Permission.SSO_MANAGE, lambda db, a, s: sso.configure(
         db, a, issuer=s.issuer, client_id=f"{s.slug}-client-2", enabled=True, discover=fake_discover),
-        shows=lambda s: s.issuer),
-    "accounts.sso.service.disable": Action(INTEGRATIONS, lambda db, a, s: sso.disable(db, a),
-                                           shows=lambda s: s.issuer),
+        shows=lambda s: s.issuer, step_up=True),
+    "accounts.sso.service.disable": Action(Permission.SSO_MANAGE, lambda db, a, s: sso.disable(db, a),
+                                           shows=lambda s: s.issuer, step_up=True),
     "accounts.sso.service.get_settings": Action(INTEGRATIONS, lambda db, a, s: sso.get_settings(db, a),
                                                 shows=lambda s: s.issuer),
+    "accounts.sso.service.set_owner_sign_in": Action(
+        Permission.SSO_MANAGE, lambda db, a, s: sso.set_owner_sign_in(db, a, allowed=True), step_up=True),
     "crm.service.board": Action(Permission.BOARD_VIEW, lambda db, a, s: crm.board(db, a),
                                 shows=lambda s: s.contact_names[0]),
     "crm.service.get_lead": Action(ANY_MEMBER, lambda db, a, s: crm.get_lead(db, a, s.leads["own"]),
@@ -721,10 +731,21 @@ def r_sso_save(h: Http) -> None:
         enabled = sso.get_settings(db, h.ctx.world.own.actor(Role.OWNER)).enabled
     if h.role is None:
         assert to_login(response) and enabled
-    elif h.can(Permission.INTEGRATIONS_MANAGE):
+    elif h.can(Permission.SSO_MANAGE):
         assert response.headers["location"] == "/settings/sso?done=disabled" and not enabled
     else:
         assert "error=" in response.headers["location"] and enabled
+
+
+def r_sso_link(h: Http) -> None:
+    """Linking one's own provider account: any member, confirming their password; a visitor signs in first."""
+    response = h.post("/auth/sso/link", data={"password": "not the password"})
+    if h.role is None:
+        assert to_login(response)
+    else:
+        assert response.headers["location"] == "/profile?sso=password"
+    with h.db() as db:
+        assert db.scalars(select(SsoLoginAttempt)).all() == [], "a wrong password starts nothing"
 
 
 def r_signup(h: Http) -> None:
@@ -863,6 +884,7 @@ ROUTES: dict[tuple[str, str], Callable[[Http], None]] = {
     ("/auth/step-up", "POST"): r_step_up,
     ("/auth/sso/start", "GET"): r_sso_start,
     ("/auth/sso/callback", "GET"): r_sso_callback,
+    ("/auth/sso/link", "POST"): r_sso_link,
     ("/settings/sso/save", "POST"): r_sso_save,
     ("/auth/signup", "POST"): r_signup,
     ("/auth/signup/confirm", "POST"): r_signup_confirm,

@@ -2,6 +2,8 @@
 
 `rewrite_id_token` lets a test swap the ID token in the provider's token response for another one, e.g. a
 genuine token the same provider issued to another client (wrong audience) or one with a broken signature.
+`rewrite_discovery` changes the discovery document (endpoints on another host), and `on_request` sees every
+request the provider receives (how often discovery and keys are fetched, and what the app held meanwhile).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from werkzeug.test import Client
 from werkzeug.wrappers import Request, Response
 
 Rewrite = Callable[[str], str]
+DISCOVERY = "/.well-known/openid-configuration"
 
 
 def unverified_claims(id_token: str) -> dict[str, Any]:
@@ -34,11 +37,21 @@ class MockProvider:
     def __init__(self, users: Iterable[oidc_provider_mock.User]) -> None:
         self.inner = oidc_provider_mock.app(require_nonce=True, user_claims=list(users))
         self.rewrite_id_token: Rewrite | None = None
+        self.rewrite_discovery: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+        self.on_request: Callable[[str], None] | None = None
         self.issuer = ""
         self.token_requests: list[dict[str, str]] = []  # form fields of each token request (PKCE verifier...)
+        self.paths: list[str] = []  # every request's path, in order
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         request = Request(environ)
+        self.paths.append(request.path)
+        if self.on_request is not None:
+            self.on_request(request.path)
+        if request.path == DISCOVERY and self.rewrite_discovery is not None:
+            document = json.loads(Response.from_app(self.inner, environ).get_data())
+            return Response(json.dumps(self.rewrite_discovery(document)), content_type="application/json")(
+                environ, start_response)
         if request.method != "POST" or request.path != "/oauth2/token":
             return self.inner(environ, start_response)
         body = request.get_data()

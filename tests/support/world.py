@@ -30,7 +30,7 @@ from pkcrm_app.accounts.review_models import AccessReview, AccessReviewItem, Rev
 from pkcrm_app.accounts.second_factor import MfaState
 from pkcrm_app.accounts.service import new_session_row
 from pkcrm_app.accounts.sessions import HANDLE_LENGTH
-from pkcrm_app.accounts.sso.models import SsoConnection
+from pkcrm_app.accounts.sso.models import SsoConnection, SsoLink
 from pkcrm_app.accounts.tokens import new_token
 from pkcrm_app.audit.alert_models import AlertKind, SecurityAlert
 from pkcrm_app.audit.service import record
@@ -190,6 +190,8 @@ def _side(db: Session, brand: str, phone_number_id: str) -> Side:
     db.add(alert)
     db.add(SsoConnection(org_id=org.id, issuer=side.issuer, client_id=f"{side.slug}-client",
                          client_secret=f"{side.slug}-client-secret", enabled=True))
+    # The owner linked their provider account (not yet trusted to sign them in: that is their opt-in).
+    db.add(SsoLink(org_id=org.id, user_id=side.users["owner"], issuer=side.issuer, subject=f"owner-{side.slug}"))
     db.flush()
     side.invitation_id, side.alert_id = invitation.id, alert.id
     record(db, action="member.invited", org_id=org.id, actor_user_id=side.users["admin"], target_type="invitation",

@@ -21,6 +21,8 @@ BUILDERS: dict[str, Callable[[str], str]] = {
     "reply file upload": lambda value: reply.upload_script(value),  # type: ignore[arg-type]
     "code post (url)": lambda value: forms.post_code_script(value, "code"),
     "code post (input)": lambda value: forms.post_code_script("/auth/step-up", value),
+    "form post (url)": lambda value: forms.post_form_script(value, "form"),
+    "form post (form)": lambda value: forms.post_form_script("/settings/sso/save", value),
 }
 
 

@@ -46,3 +46,16 @@ def recovery_codes_script() -> str:
         " const box = document.getElementById('new-recovery-codes'); box.textContent = d.codes.join('\\n');"
         " box.style.display = 'block'; return {shown: true}; })()"
     )
+
+
+def post_form_script(url: str, form_id: str) -> str:
+    """JavaScript that POSTs the form `form_id` to `url` and evaluates to the JSON answer (for a call_script
+    callback); an answer that went through (`ok`) or names `next` loads that page."""
+    return (
+        "(async () => { const f = document.getElementById(" + json.dumps(form_id) + ");"
+        " const b = f ? new FormData(f) : null;"
+        f" const r = await fetch({json.dumps(url)}, {{method: 'POST', credentials: 'same-origin',"
+        " headers: {'Accept': 'application/json'}, body: b});"
+        " const d = await r.json().catch(() => ({ok: false, error: 'The server did not answer. Try again.'}));"
+        " if (d.ok || d.next) { window.location.assign(d.next || window.location.pathname); } return d; })()"
+    )

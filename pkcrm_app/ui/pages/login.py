@@ -17,7 +17,12 @@ class LoginPageState(rx.State):
                       "mfa": "Your sign-in expired or had too many wrong codes. Sign in again.",
                       "deleted": "The organisation was deleted.",
                       "sso": "Single sign-on could not sign you in. Ask your administrator to check your account "
-                             "and the organisation's single sign-on settings."}.get(code, "")
+                             "and the organisation's single sign-on settings.",
+                      "sso-unlinked": "This single sign-on account is not linked to a member yet. Sign in with "
+                                      "your email and password, then choose \"Link single sign-on\" on your "
+                                      "profile.",
+                      "sso-owner": "Single sign-on signs in an owner only after they turn it on in their profile. "
+                                   "Sign in with your email and password."}.get(code, "")
 
 
 def sso_section() -> rx.Component:

@@ -1,4 +1,5 @@
-"""The profile page: one's name, phone, language and time zone, and changing one's password."""
+"""The profile page: one's name, phone, language and time zone, changing one's password, and linking one's
+single sign-on account."""
 
 from typing import Any
 
@@ -8,6 +9,7 @@ from pkcrm_app.accounts.profile import LANGUAGES, time_zones
 from pkcrm_app.ui.components.auth_card import field
 from pkcrm_app.ui.components.forms import post_and_follow
 from pkcrm_app.ui.components.layout import page_frame
+from pkcrm_app.ui.pages.sso import sso_link_card
 from pkcrm_app.ui.states.profile import ProfileState
 
 
@@ -83,6 +85,7 @@ def profile_page() -> rx.Component:
             rx.heading("Your profile", size="5"),
             rx.cond(ProfileState.notice != "", rx.callout(ProfileState.notice, size="1", id="profile-notice")),
             rx.grid(_details(), _password(), columns=rx.breakpoints(initial="1", md="2"), spacing="4", width="100%"),
+            sso_link_card(),
             padding="20px", width="100%", max_width="1000px", spacing="4", overflow_y="auto",
         ),
     )
