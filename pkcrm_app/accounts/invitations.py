@@ -18,7 +18,7 @@ from pkcrm_app.accounts.permissions import Actor, Permission, Role
 from pkcrm_app.accounts.service import add_member, create_user
 from pkcrm_app.accounts.signup import required_text, valid_email
 from pkcrm_app.accounts.throttle import assess, remember
-from pkcrm_app.accounts.tokens import new_token, token_hash
+from pkcrm_app.accounts.tokens import new_token, require_confirmed, token_hash
 from pkcrm_app.audit.service import record
 from pkcrm_app.core.db import utcnow
 from pkcrm_app.core.errors import InvalidInput, NotFound, PermissionDenied
@@ -152,9 +152,14 @@ def describe(db: Session, token: str | None) -> InvitationView:
                           existing_account=existing)
 
 
-def accept(db: Session, token: str | None, *, name: str, password: str, ip: str = "", device: str = "") -> Joined:
-    """Join the organisation: a new user with this name and password, or an existing one who proves theirs."""
+def accept(db: Session, token: str | None, *, name: str, password: str, confirmed_email: str = "", ip: str = "",
+           device: str = "") -> Joined:
+    """Join the organisation: a new user with this name and password, or an existing one who proves theirs.
+
+    An admin asked for the link, not this browser, so the person always confirms the invited email first
+    (`confirmed_email`): a forwarded invitation must not quietly make its reader the invitee."""
     invitation = _by_token(db, token)
+    require_confirmed(invitation.email, confirmed_email=confirmed_email, bound=False)
     user = db.scalar(select(User).where(User.email == invitation.email))
     if user is None:
         user = create_user(db, email=invitation.email, name=required_text(name, "your name"), password=password)

@@ -1,6 +1,7 @@
 """Tables of the ways into an account: invitations, sign-up requests and password resets.
 
-Each holds a single-use link whose token is stored only as its SHA-256."""
+Each holds a single-use link whose token is stored only as its SHA-256; a sign-up request and a reset also keep
+the SHA-256 of a cookie of the browser that asked, so the link opened elsewhere asks to confirm the account."""
 
 from __future__ import annotations
 
@@ -43,6 +44,7 @@ class SignupRequest(Base):
     org_name: Mapped[str] = mapped_column(String(200))
     password_hash: Mapped[str] = mapped_column(String(255))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    browser_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)  # of the asking browser's cookie
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(DateTime)
     used_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
@@ -56,6 +58,7 @@ class PasswordReset(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    browser_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)  # of the asking browser's cookie
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(DateTime)
     used_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)

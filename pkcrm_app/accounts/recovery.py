@@ -14,7 +14,15 @@ from pkcrm_app.accounts.models import Membership, User
 from pkcrm_app.accounts.onboarding_models import PasswordReset
 from pkcrm_app.accounts.passwords import hash_password
 from pkcrm_app.accounts.throttle import check_password_strength
-from pkcrm_app.accounts.tokens import end_user_sessions, new_token, normalise_email, token_hash
+from pkcrm_app.accounts.tokens import (
+    browser_hash,
+    end_user_sessions,
+    new_token,
+    normalise_email,
+    require_confirmed,
+    same_browser,
+    token_hash,
+)
 from pkcrm_app.audit.service import record
 from pkcrm_app.core.db import utcnow
 from pkcrm_app.core.errors import InvalidInput
@@ -33,6 +41,14 @@ class OutgoingMail:
 
 
 @dataclass(frozen=True)
+class ResetView:
+    """What the reset page shows before the new password is chosen."""
+
+    email: str
+    same_browser: bool  # opened where the reset was asked for (else the email must be confirmed first)
+
+
+@dataclass(frozen=True)
 class ResetDone:
     """The user whose password was reset and the membership a new session opens in (None: no active one)."""
 
@@ -40,9 +56,11 @@ class ResetDone:
     membership: Membership | None
 
 
-def request_password_reset(db: Session, email: str, *, ip: str = "", device: str = "") -> OutgoingMail | None:
+def request_password_reset(db: Session, email: str, *, ip: str = "", device: str = "",
+                           browser: str | None = None) -> OutgoingMail | None:
     """The reset mail to send once the caller commits, when the email belongs to an active user and the mail
-    limits (mail_throttle, counted for every email alike) allow it; else None.
+    limits (mail_throttle, counted for every email alike) allow it; else None. The link is bound to `browser`
+    (the asking browser's cookie).
 
     The caller answers the same either way and sends the mail after answering (`deliver_quietly`), so
     neither the answer, its timing nor a mail failure tells a real account from an unknown one."""
@@ -53,7 +71,8 @@ def request_password_reset(db: Session, email: str, *, ip: str = "", device: str
     if user is None or not user.is_active:
         return None
     token, digest = new_token()
-    db.add(PasswordReset(user_id=user.id, token_hash=digest, expires_at=utcnow() + RESET_TTL))
+    db.add(PasswordReset(user_id=user.id, token_hash=digest, browser_hash=browser_hash(browser),
+                         expires_at=utcnow() + RESET_TTL))
     return OutgoingMail(to=user.email, subject="Reset your PK WhatsApp CRM password", text=(
         f"Hello {user.name},\n\nsomeone (hopefully you) asked to reset the password of this account. "
         f"Choose a new password here:\n\n{link('/auth/reset/' + token)}\n\nThe link works once, within 1 hour. "
@@ -86,12 +105,29 @@ def reset_link_is_valid(db: Session, token: str | None) -> bool:
     return True
 
 
-def reset_password(db: Session, token: str | None, new_password: str, *, ip: str = "", device: str = "") -> ResetDone:
-    """Set a new password from a valid link; every session of the user ends and every reset link is spent."""
+def describe_reset(db: Session, token: str | None, browser: str | None = None) -> ResetView | None:
+    """The account a valid link resets (for the page to name it), or None for a link that no longer works."""
+    try:
+        reset = _valid(db, token)
+    except InvalidInput:
+        return None
+    user = db.get(User, reset.user_id)
+    if user is None or not user.is_active:
+        return None
+    return ResetView(email=user.email, same_browser=same_browser(reset.browser_hash, browser))
+
+
+def reset_password(db: Session, token: str | None, new_password: str, *, browser: str | None = None,
+                   confirmed_email: str = "", ip: str = "", device: str = "") -> ResetDone:
+    """Set a new password from a valid link; every session of the user ends and every reset link is spent.
+
+    Away from the browser that asked for it, the reset goes on only once the person confirmed the account's
+    email (`confirmed_email`); whoever is signed in on that browser is not taken to be that person."""
     reset = _valid(db, token)
     user = db.get(User, reset.user_id)
     if user is None or not user.is_active:
         raise InvalidInput(INVALID_LINK)
+    require_confirmed(user.email, confirmed_email=confirmed_email, bound=same_browser(reset.browser_hash, browser))
     check_password_strength(new_password, user.email)
     now = utcnow()
     user.password_hash = hash_password(new_password)

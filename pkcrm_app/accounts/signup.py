@@ -19,7 +19,14 @@ from pkcrm_app.accounts.passwords import hash_password
 from pkcrm_app.accounts.permissions import Role
 from pkcrm_app.accounts.service import add_member, create_organisation
 from pkcrm_app.accounts.throttle import check_password_strength
-from pkcrm_app.accounts.tokens import new_token, normalise_email, token_hash
+from pkcrm_app.accounts.tokens import (
+    browser_hash,
+    new_token,
+    normalise_email,
+    require_confirmed,
+    same_browser,
+    token_hash,
+)
 from pkcrm_app.audit.service import record
 from pkcrm_app.core.db import utcnow
 from pkcrm_app.core.errors import InvalidInput
@@ -47,6 +54,7 @@ class PendingSignUp:
     email: str
     name: str
     org_name: str
+    same_browser: bool = False  # opened where the sign-up was asked for (else the email must be confirmed)
 
 
 def valid_email(email: str) -> str:
@@ -67,8 +75,9 @@ def required_text(value: str, what: str, limit: int = 200) -> str:
 
 
 def request_sign_up(db: Session, *, email: str, name: str, org_name: str, password: str, ip: str = "",
-                    device: str = "") -> None:
-    """Mail a confirmation link (new email) or a "you already have an account" note (known email).
+                    device: str = "", browser: str | None = None) -> None:
+    """Mail a confirmation link (new email) or a "you already have an account" note (known email); the link is
+    bound to `browser` (the asking browser's cookie).
 
     The caller shows the same "check your email" answer either way, and also when the mail limits
     (mail_throttle) hold the mail back; the password is hashed on every path so they cost the same."""
@@ -87,7 +96,7 @@ def request_sign_up(db: Session, *, email: str, name: str, org_name: str, passwo
         return
     token, digest = new_token()
     db.add(SignupRequest(email=email, name=name, org_name=org_name, password_hash=password_hash, token_hash=digest,
-                         expires_at=utcnow() + SIGNUP_TTL))
+                         browser_hash=browser_hash(browser), expires_at=utcnow() + SIGNUP_TTL))
     db.flush()
     send_mail(email, "Confirm your PK WhatsApp CRM sign-up", (
         f"Hello {name},\n\nconfirm your email address to create \"{org_name}\" on PK WhatsApp CRM:\n\n"
@@ -112,16 +121,23 @@ def _pending(db: Session, token: str | None) -> SignupRequest:
     return request
 
 
-def describe(db: Session, token: str | None) -> PendingSignUp:
+def describe(db: Session, token: str | None, browser: str | None = None) -> PendingSignUp:
     """What a valid link would create, for the confirmation page; reading it changes nothing."""
     request = _pending(db, token)
-    return PendingSignUp(email=request.email, name=request.name, org_name=request.org_name)
+    return PendingSignUp(email=request.email, name=request.name, org_name=request.org_name,
+                         same_browser=same_browser(request.browser_hash, browser))
 
 
-def confirm_sign_up(db: Session, token: str | None, *, ip: str = "", device: str = "") -> SignedUp:
+def confirm_sign_up(db: Session, token: str | None, *, browser: str | None = None, confirmed_email: str = "",
+                    ip: str = "", device: str = "") -> SignedUp:
     """The owner confirms on the page the emailed link leads to (a POST, never the link's GET, which mail
-    scanners may prefetch): create the organisation, its owner, the owner's membership and the pipeline."""
+    scanners may prefetch): create the organisation, its owner, the owner's membership and the pipeline.
+
+    Away from the browser that asked for it, the link goes on only once the page's person confirmed the email
+    (`confirmed_email`): a link someone forwarded must not sign the reader in to the sender's new account."""
     request = _pending(db, token)
+    require_confirmed(request.email, confirmed_email=confirmed_email,
+                      bound=same_browser(request.browser_hash, browser))
     request.used_at = utcnow()
     if db.scalar(select(User.id).where(User.email == request.email)) is not None:
         raise InvalidInput("An account with this email already exists: sign in instead.")

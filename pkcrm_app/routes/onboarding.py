@@ -2,11 +2,18 @@
 
 A link's token goes from the mail to a GET route that puts it in a short-lived HttpOnly cookie and
 redirects to the page, so it leaves the address bar after the first hop and never enters websocket
-state; the page's POST reads it back from the cookie."""
+state; the page's POST reads it back from the cookie.
+
+Asking for a sign-up or a reset also leaves a random cookie in the asking browser (BROWSER_COOKIE), whose hash
+is stored with the link: opened there, the link works as it is; opened anywhere else, the page first shows the
+account's email and the person confirms it (accounts/tokens.py). A refusal sends the browser back to its page
+with a short code (accounts/outcomes.py), never with text."""
 
 from __future__ import annotations
 
 import logging
+import re
+import secrets
 from collections.abc import Callable
 from urllib.parse import urlencode
 
@@ -17,7 +24,7 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from pkcrm_app.accounts import invitations, profile, recovery, service, signup
+from pkcrm_app.accounts import invitations, outcomes, profile, recovery, service, signup
 from pkcrm_app.accounts.models import Membership, User
 from pkcrm_app.core.errors import DomainError, InvalidInput
 from pkcrm_app.core.mail import MailError
@@ -37,12 +44,35 @@ log = logging.getLogger("pkcrm.onboarding")
 SIGNUP_COOKIE = "pkcrm_signup"
 INVITE_COOKIE = "pkcrm_invite"
 RESET_COOKIE = "pkcrm_reset"
+BROWSER_COOKIE = "pkcrm_browser"  # the asking browser's random mark, bound to the links it asked for
 LINK_COOKIE_SECONDS = 30 * 60
-MAIL_FAILED = "We could not send the email just now. Try again in a few minutes."
+BROWSER_COOKIE_SECONDS = int(signup.SIGNUP_TTL.total_seconds())  # as long as the longest link it binds
+BROWSER_MARK = re.compile(r"[A-Za-z0-9_-]{43}")
 
 
 def _with_message(path: str, **query: str) -> str:
     return f"{path}?{urlencode(query)}"
+
+
+def _refused(path: str, refusal: Exception) -> str:
+    """The page to show a refusal on, with its short code (the page maps it to a fixed message)."""
+    return _with_message(path, error=outcomes.code_for(refusal))
+
+
+def _asking_browser(request: Request) -> str:
+    """This browser's mark: the one it has, or a new one (set on the answer by `_mark_browser`)."""
+    mark = request.cookies.get(BROWSER_COOKIE) or ""
+    return mark if BROWSER_MARK.fullmatch(mark) else secrets.token_urlsafe(32)
+
+
+def _mark_browser(response: Response, mark: str) -> Response:
+    response.set_cookie(BROWSER_COOKIE, mark, max_age=BROWSER_COOKIE_SECONDS, httponly=True, samesite="lax",
+                        secure=get_settings().cookie_secure, path="/")
+    return response
+
+
+def _browser(request: Request) -> str | None:
+    return request.cookies.get(BROWSER_COOKIE)
 
 
 def _form_text(form: object, name: str) -> str:
@@ -75,15 +105,17 @@ async def signup_route(request: Request) -> Response:
     if not same_origin(request):
         return cross_site_refused()
     form = await read_form(request)
+    mark = _asking_browser(request)
     try:
         await run_in_threadpool(with_database, lambda db: signup.request_sign_up(
             db, email=_form_text(form, "email"), name=_form_text(form, "name"), org_name=_form_text(form, "org_name"),
-            password=_form_text(form, "password"), ip=client_ip(request), device=request.headers.get("user-agent", "")))
+            password=_form_text(form, "password"), ip=client_ip(request), device=request.headers.get("user-agent", ""),
+            browser=mark))
     except MailError:
-        return follow(request, _with_message("/signup", error=MAIL_FAILED))
+        return follow(request, _with_message("/signup", error="mail"))
     except DomainError as exc:
-        return follow(request, _with_message("/signup", error=str(exc)))
-    return follow(request, "/signup?sent=1")
+        return follow(request, _refused("/signup", exc))
+    return _mark_browser(follow(request, "/signup?sent=1"), mark)
 
 
 async def signup_link_route(request: Request) -> Response:
@@ -96,7 +128,9 @@ async def confirm_signup_route(request: Request) -> Response:
     """The confirmation page's button: create the organisation of the link in the cookie and sign its owner in."""
 
     def confirm(db: Session, token: str | None, form: FormData) -> service.OpenedSession:
-        done = signup.confirm_sign_up(db, token, ip=client_ip(request), device=request.headers.get("user-agent", ""))
+        done = signup.confirm_sign_up(db, token, browser=_browser(request),
+                                      confirmed_email=_form_text(form, "confirmed_email"), ip=client_ip(request),
+                                      device=request.headers.get("user-agent", ""))
         return _open(db, request, done.user, done.membership, "sign-up", form)
 
     return await _finish_link(request, SIGNUP_COOKIE, "/signup/confirm", confirm)
@@ -115,7 +149,7 @@ async def _finish_link(
     try:
         opened = await run_in_threadpool(with_database, lambda db: work(db, token, form))
     except DomainError as exc:
-        return follow(request, _with_message(page, error=str(exc)))
+        return follow(request, _refused(page, exc))
     response = follow(request, "/login") if opened is None else start_session(request, opened)
     response.delete_cookie(cookie, path="/", secure=get_settings().cookie_secure, httponly=True, samesite="lax")
     return response
@@ -132,7 +166,8 @@ async def accept_invite_route(request: Request) -> Response:
 
     def accept(db: Session, token: str | None, form: FormData) -> service.OpenedSession:
         joined = invitations.accept(db, token, name=_form_text(form, "name"), password=_form_text(form, "password"),
-                                    ip=client_ip(request), device=request.headers.get("user-agent", ""))
+                                    confirmed_email=_form_text(form, "confirmed_email"), ip=client_ip(request),
+                                    device=request.headers.get("user-agent", ""))
         return _open(db, request, joined.user, joined.membership, "invitation", form)
 
     return await _finish_link(request, INVITE_COOKIE, "/invite", accept)
@@ -146,9 +181,10 @@ async def forgot_route(request: Request) -> Response:
         return cross_site_refused()
     form = await read_form(request)
     email = _form_text(form, "email")
+    mark = _asking_browser(request)
     mail = await run_in_threadpool(with_database, lambda db: recovery.request_password_reset(
-        db, email, ip=client_ip(request), device=request.headers.get("user-agent", "")))
-    response = follow(request, "/forgot?sent=1")
+        db, email, ip=client_ip(request), device=request.headers.get("user-agent", ""), browser=mark))
+    response = _mark_browser(follow(request, "/forgot?sent=1"), mark)
     response.background = BackgroundTask(recovery.deliver_quietly, mail)
     return response
 
@@ -164,7 +200,8 @@ async def reset_route(request: Request) -> Response:
         password = _form_text(form, "password")
         if password != _form_text(form, "password_again"):
             raise InvalidInput("The two passwords differ.")
-        done = recovery.reset_password(db, token, password, ip=client_ip(request),
+        done = recovery.reset_password(db, token, password, browser=_browser(request),
+                                       confirmed_email=_form_text(form, "confirmed_email"), ip=client_ip(request),
                                        device=request.headers.get("user-agent", ""))
         return None if done.membership is None else _open(db, request, done.user, done.membership, "reset", form)
 
@@ -179,7 +216,7 @@ async def change_password_route(request: Request) -> Response:
     token = request.cookies.get(SESSION_COOKIE)
     new = _form_text(form, "new_password")
     if new != _form_text(form, "new_password_again"):
-        return follow(request, _with_message("/profile", error="The two new passwords differ."))
+        return follow(request, _with_message("/profile", error="new-passwords-differ"))
 
     def change(db: Session) -> int | None:
         info = service.resolve_session(db, token)
@@ -192,7 +229,7 @@ async def change_password_route(request: Request) -> Response:
     try:
         ended = await run_in_threadpool(with_database, change)
     except DomainError as exc:
-        return follow(request, _with_message("/profile", error=str(exc)))
+        return follow(request, _refused("/profile", exc))
     if ended is None:
         return follow(request, "/login")
     return follow(request, _with_message("/profile", done="password", ended=str(ended)))

@@ -79,17 +79,17 @@ def test_changing_the_password_ends_only_the_other_sessions(api, database, acme)
     assert refused.headers["location"] == "/login?error=1"
 
 
-@pytest.mark.parametrize(("current", "new", "again", "message"), [
-    ("wrong password here", NEW_PASSWORD, None, "current+password+is+incorrect"),
-    (PASSWORD, "short", None, "at+least"),
-    (PASSWORD, "password1234", None, "commonly+used"),
-    (PASSWORD, NEW_PASSWORD, "not the same one", "differ"),
-    (PASSWORD, PASSWORD, None, "differ"),
+@pytest.mark.parametrize(("current", "new", "again", "code"), [
+    ("wrong password here", NEW_PASSWORD, None, "current-password"),
+    (PASSWORD, "short", None, "password-short"),
+    (PASSWORD, "password1234", None, "password-common"),
+    (PASSWORD, NEW_PASSWORD, "not the same one", "new-passwords-differ"),
+    (PASSWORD, PASSWORD, None, "same-password"),
 ])
-def test_a_refused_password_change_changes_nothing(api, database, acme, current, new, again, message) -> None:
+def test_a_refused_password_change_changes_nothing(api, database, acme, current, new, again, code) -> None:
     token = login(api)
     answer = change(api, token, current, new, again)
-    assert answer.json()["next"].startswith("/profile?error=") and message in answer.json()["next"]
+    assert answer.json()["next"] == f"/profile?error={code}"
     with database.session() as db:
         assert resolve_session(db, token) is not None
 

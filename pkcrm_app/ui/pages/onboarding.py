@@ -24,6 +24,31 @@ def _form(form_id: str, url: str, *children: rx.Component) -> rx.Component:
                       on_submit=post_and_follow(url, form_id))
 
 
+LinkState = type[SignupConfirmState] | type[ResetPageState] | type[InvitePageState]
+
+
+def _confirmed(state: LinkState) -> rx.Component:
+    """The account the person confirmed, posted with the form ('' when the link's own browser needs no confirming)."""
+    return rx.el.input(type="hidden", name="confirmed_email", value=state.confirmed_email)
+
+
+def _confirm_account(state: LinkState, title: str, form: rx.Component, element_id: str) -> rx.Component:
+    """Away from the browser that asked for the link (and for every invitation), the account's email comes first,
+    with a button the person presses only if it is theirs; then the form."""
+    ask = rx.vstack(
+        brand(title),
+        rx.callout(
+            rx.text("This link is for the account ", rx.text.strong(state.email, id=f"{element_id}-email"),
+                    ". Go on only if this email address is yours: if someone sent you this link, close this page."),
+            icon="shield-alert", color_scheme="amber", size="1", width="100%"),
+        rx.button("Yes, this is my email address", type="button", size="3", width="100%",
+                  on_click=state.confirm_account, id=f"{element_id}-yes"),
+        rx.link("Back to sign in", href="/login", size="2"),
+        spacing="3", width="100%", id=element_id,
+    )
+    return rx.cond(state.must_confirm & ~state.account_confirmed, ask, form)
+
+
 def _check_email(title: str, text: str, element_id: str) -> rx.Component:
     return rx.vstack(
         rx.center(rx.icon("mail-check", size=40, color="var(--green-9)"), width="100%", padding_y="8px"),
@@ -68,9 +93,11 @@ def signup_confirm_page() -> rx.Component:
                           _detail("Email", SignupConfirmState.email, "signup-confirm-email"),
                           spacing="2", width="100%"), variant="surface", width="100%"),
         error_callout(SignupConfirmState.error, "signup-confirm-error"),
+        _confirmed(SignupConfirmState),
         rx.text("You become the owner of the organisation and are signed in.", size="1", color_scheme="gray"),
         rx.button("Create my organisation", type="submit", size="3", width="100%", id="signup-confirm-submit"),
     )
+    form = _confirm_account(SignupConfirmState, "Confirm your organisation", form, "signup-confirm-account")
     return auth_card(rx.cond(SignupConfirmState.link_ok, form,
                              _link_gone("Create an organisation", "Sign up again", "/signup", "signup-confirm-gone")),
                      width="420px")
@@ -107,12 +134,15 @@ def reset_page() -> rx.Component:
     form = _form(
         "reset-form", "/auth/reset",
         brand("Choose a new password"),
+        rx.text("For ", rx.text.strong(ResetPageState.email, id="reset-email"), size="2"),
         error_callout(ResetPageState.error, "reset-error"),
+        _confirmed(ResetPageState),
         field("New password", text_input("password", "password", "new-password"), hint=PASSWORD_HINT),
         field("New password again", text_input("password_again", "password", "new-password")),
         rx.text("Every device signed in to your account will be signed out.", size="1", color_scheme="gray"),
         rx.button("Set new password", type="submit", size="3", width="100%", id="reset-submit"),
     )
+    form = _confirm_account(ResetPageState, "Choose a new password", form, "reset-account")
     return auth_card(rx.cond(ResetPageState.link_ok, form,
                              _link_gone("Reset your password", "Ask for a new link", "/forgot", "reset-gone")))
 
@@ -135,6 +165,7 @@ def invite_page() -> rx.Component:
         brand("You have been invited"),
         details,
         error_callout(InvitePageState.error, "invite-error"),
+        _confirmed(InvitePageState),
         rx.cond(
             InvitePageState.existing_account,
             rx.vstack(
@@ -152,6 +183,7 @@ def invite_page() -> rx.Component:
         ),
         rx.button("Join ", InvitePageState.org_name, type="submit", size="3", width="100%", id="invite-submit"),
     )
+    form = _confirm_account(InvitePageState, "You have been invited", form, "invite-account")
     return auth_card(rx.cond(InvitePageState.link_ok, form,
                              _link_gone("Invitation", "Ask your administrator for a new invitation", "/login",
                                         "invite-gone")), width="420px")

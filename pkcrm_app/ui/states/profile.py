@@ -7,7 +7,7 @@ from typing import Any
 
 import reflex as rx
 
-from pkcrm_app.accounts import profile
+from pkcrm_app.accounts import outcomes, profile
 from pkcrm_app.accounts.permissions import Actor
 from pkcrm_app.core.db import get_database
 from pkcrm_app.ui.states.session import ActionPageMixin
@@ -41,7 +41,7 @@ class ProfileState(ActionPageMixin, rx.State):
             return redirect
         query = self.router.url.query_parameters
         self.notice = ""
-        self.password_error = query.get("error", "")
+        self.password_error = outcomes.message_for(query.get("error", ""))  # a code, never the address's text
         ended = query.get("ended", "0")
         self.password_notice = "" if query.get("done") != "password" else (
             "Password changed." + (f" {ended} other session(s) were signed out." if ended not in ("", "0") else ""))
