@@ -1,6 +1,7 @@
 """Imports every table so Base.metadata is complete (Alembic, tests)."""
 
 import pkcrm_app.accounts.mail_throttle  # limits on requests that send mail
+import pkcrm_app.accounts.mfa_reset  # emailed links that reset one's own second factor
 import pkcrm_app.accounts.review_models  # access reviews and their items
 import pkcrm_app.accounts.tabs  # open tabs bound to their login session
 import pkcrm_app.audit.alert_models  # noqa: F401  (security alerts)

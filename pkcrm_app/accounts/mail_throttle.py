@@ -1,4 +1,5 @@
-"""Limits on requests that make the app send a mail (sign-up, password reset) per email and per IP.
+"""Limits on requests that make the app send a mail (sign-up, password or second-factor reset) per email and
+per IP.
 
 Without them anyone could have the app mail an address again and again. A refused request gets the
 same answer as an accepted one (so the limit tells nothing about accounts); only the log and the audit
@@ -26,6 +27,7 @@ REQUESTS_PER_IP = 20  # accepted requests from one IP (of one kind) within WINDO
 class MailKind(enum.Enum):
     SIGNUP = "signup"
     PASSWORD_RESET = "password_reset"
+    FACTOR_RESET = "factor_reset"  # a link that resets one's own second factor (mfa_reset.py)
 
 
 class MailRequest(Base):

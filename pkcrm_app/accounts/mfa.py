@@ -1,5 +1,13 @@
 """Second factor: TOTP (RFC 6238) enrolled by QR code, with single-use recovery codes.
 
+Wrong codes are counted for the PERSON, on their factor row, across every sign-in and step-up: a counter
+per login session let each new password sign-in bring five more guesses (about 27 a second from one
+client, a hit expected within hours). Each code, TOTP or recovery, first claims an attempt with one
+conditional UPDATE, so parallel requests cannot exceed the limit; MAX_FAILED_CODES wrong ones in a row lock
+the factor (even the right code is refused) for FIRST_LOCK, doubling with each further lock up to
+LONGEST_LOCK, until a right code clears both counts. A lock mails the person and alerts the admins of every
+organisation they belong to.
+
 Functions add to the caller's transaction and flush; the caller commits (audit events included).
 """
 
@@ -10,15 +18,18 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import segno
 from cryptography.hazmat.primitives.hashes import SHA1
 from cryptography.hazmat.primitives.twofactor.totp import TOTP
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from pkcrm_app.accounts.models import Membership, MfaFactor, MfaRecoveryCode, User
+from pkcrm_app.accounts.notices import mail_after_commit
+from pkcrm_app.audit.alert_models import AlertKind
+from pkcrm_app.audit.alerts import note_factor_event
 from pkcrm_app.audit.service import record
 from pkcrm_app.core.db import utcnow
 from pkcrm_app.core.errors import InvalidInput, NotFound
@@ -32,8 +43,21 @@ RECOVERY_CODE_COUNT = 10
 RECOVERY_ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"
 RECOVERY_GROUPS, RECOVERY_GROUP_LEN = 3, 4
 _HASH_SCHEME = "sha256"
+MAX_FAILED_CODES = 5  # wrong codes in a row (TOTP or recovery, any sign-in or step-up) before the factor locks
+FIRST_LOCK = timedelta(minutes=15)  # doubled for each further lock until a right code
+LONGEST_LOCK = timedelta(hours=24)
 
 Moment = datetime | float | int | None
+
+
+@dataclass(frozen=True)
+class CodeCheck:
+    """One code's outcome. `locked_until` is set when the factor is locked (by this code, then `just_locked`,
+    or before it): until then every code, the right one included, is refused."""
+
+    accepted: bool
+    locked_until: datetime | None = None
+    just_locked: bool = False
 
 
 @dataclass(frozen=True)
@@ -98,6 +122,17 @@ def _audit(db: Session, user_id: int, action: str, details: dict[str, str] | Non
            actor_user_id=actor_user_id or user_id, target_type="user", target_id=user_id, details=details)
 
 
+def _audit_everywhere(db: Session, user_id: int, action: str, details: dict[str, str] | None = None, *,
+                      actor_user_id: int | None = None) -> None:
+    """File the event in the audit log of EVERY organisation the person belongs to: the factor is the person's,
+    so its reset or lock concerns each of them (the details never name the organisation it happened in)."""
+    org_ids: list[int | None] = list(db.scalars(select(Membership.org_id).where(Membership.user_id == user_id)
+                                                .order_by(Membership.org_id)))
+    for org_id in org_ids or [None]:
+        record(db, action=action, org_id=org_id, actor_user_id=actor_user_id or user_id, target_type="user",
+               target_id=user_id, details=details)
+
+
 def _factor(db: Session, user_id: int) -> MfaFactor | None:
     return db.scalar(select(MfaFactor).where(MfaFactor.user_id == user_id))
 
@@ -145,12 +180,23 @@ def confirm_enrolment(db: Session, user_id: int, code: str, *, now: Moment = Non
 
 def verify_code(db: Session, user_id: int, code: str, *, now: Moment = None, org_id: int | None = None) -> bool:
     """True for an unused TOTP code within the window or an unused recovery code; each is accepted only once."""
+    return check_code(db, user_id, code, now=now, org_id=org_id).accepted
+
+
+def check_code(db: Session, user_id: int, code: str, *, now: Moment = None, org_id: int | None = None) -> CodeCheck:
+    """Check a TOTP or recovery code as one counted attempt of the person (see the module docstring).
+
+    `now` is the authenticator's clock (for tests); locks run on the database clock (utcnow)."""
     factor = _factor(db, user_id)
     if factor is None or factor.confirmed_at is None:
         if db.get(User, user_id) is not None:
             _audit(db, user_id, "mfa.failed", {"reason": "not enrolled"}, org_id=org_id)
             db.flush()
-        return False
+        return CodeCheck(accepted=False)
+    if not _claim_attempt(db, factor):
+        _audit(db, user_id, "mfa.failed", {"reason": "locked"}, org_id=org_id)
+        db.flush()
+        return CodeCheck(accepted=False, locked_until=factor.locked_until)
     digits = _digits(code)
     if len(digits) == DIGITS and digits.isdigit():
         accepted, reason = _use_totp(db, factor, digits, now)
@@ -161,8 +207,63 @@ def verify_code(db: Session, user_id: int, code: str, *, now: Moment = None, org
     else:
         accepted, action, details = False, "mfa.failed", {"reason": "invalid"}
     _audit(db, user_id, action, details, org_id=org_id)
+    if accepted:
+        factor.failed_attempts, factor.lockouts = 0, 0
+    elif factor.failed_attempts >= MAX_FAILED_CODES:
+        return CodeCheck(accepted=False, locked_until=_lock(db, factor), just_locked=True)
     db.flush()
-    return accepted
+    return CodeCheck(accepted=accepted)
+
+
+def _claim_attempt(db: Session, factor: MfaFactor) -> bool:
+    """Count this code before checking it, in one conditional UPDATE (the row stays locked until commit, so
+    racing requests queue up); False while the factor is locked, and then nothing is counted."""
+    claimed = db.execute(
+        update(MfaFactor)
+        .where(MfaFactor.id == factor.id, MfaFactor.failed_attempts < MAX_FAILED_CODES,
+               or_(MfaFactor.locked_until.is_(None), MfaFactor.locked_until <= utcnow()))
+        .values(failed_attempts=MfaFactor.failed_attempts + 1)
+        .execution_options(synchronize_session=False)
+    )
+    db.refresh(factor)
+    return bool(claimed.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def lock_period(lockouts: int) -> timedelta:
+    """How long the factor locks after `lockouts` earlier locks with no right code since: 15 min, 30 min, ... 24 h."""
+    doubled: timedelta = FIRST_LOCK * (2 ** min(lockouts, 16))
+    return min(LONGEST_LOCK, doubled)
+
+
+def _spoken(period: timedelta) -> str:
+    minutes = int(period.total_seconds() // 60)
+    if minutes < 60:
+        return f"{minutes} minutes"
+    hours = minutes // 60
+    return "1 hour" if hours == 1 else f"{hours} hours"
+
+
+def _lock(db: Session, factor: MfaFactor) -> datetime:
+    """Lock the factor for the next back-off period: audited in every organisation of the person, their admins
+    alerted, the person mailed (after commit)."""
+    period = lock_period(factor.lockouts)
+    until = utcnow() + period
+    factor.failed_attempts, factor.locked_until, factor.lockouts = 0, until, factor.lockouts + 1
+    user = db.get(User, factor.user_id)
+    details = {"minutes": str(int(period.total_seconds() // 60)), "lock": str(factor.lockouts)}
+    _audit_everywhere(db, factor.user_id, "mfa.locked", details)
+    if user is not None:
+        note_factor_event(db, user_id=user.id, kind=AlertKind.MFA_LOCKED, details=details, message=(
+            f"{user.name}'s two-factor sign-in was locked for {_spoken(period)} after {MAX_FAILED_CODES} wrong "
+            "codes in a row"))
+        mail_after_commit(db, user.email, "Two-factor sign-in to your PK WhatsApp CRM account is locked", (
+            f"Hello {user.name},\n\n{MAX_FAILED_CODES} wrong two-factor codes in a row were entered for your "
+            f"account, so two-factor sign-in is locked for {_spoken(period)} (until {until:%Y-%m-%d %H:%M} UTC). "
+            "Each further lock lasts longer.\n\nIf that was not you, someone knows your password: change it "
+            "now (\"Forgot your password?\" on the sign-in page). Your organisations' administrators have been "
+            "alerted."))
+    db.flush()
+    return until
 
 
 def _digits(code: str) -> str:
@@ -254,15 +355,18 @@ def regenerate_recovery_codes(db: Session, user_id: int, *, org_id: int | None =
     return codes
 
 
-def reset_factor(db: Session, user_id: int, *, actor_user_id: int | None = None, org_id: int | None = None) -> bool:
-    """Remove the user's factor and recovery codes (admin reset or lost device); False when there was none."""
+def reset_factor(db: Session, user_id: int, *, actor_user_id: int | None = None, how: str = "") -> bool:
+    """Remove the user's factor and recovery codes (admin reset or lost device); False when there was none.
+
+    Recorded in the audit log of every organisation the person belongs to (`how`: "self", "email" or "admin"),
+    since each of them relied on it."""
     removed = db.execute(delete(MfaFactor).where(MfaFactor.user_id == user_id).execution_options(
         synchronize_session=False))
     db.execute(delete(MfaRecoveryCode).where(MfaRecoveryCode.user_id == user_id).execution_options(
         synchronize_session=False))
     had_factor = bool(removed.rowcount)  # type: ignore[attr-defined]
     if had_factor:
-        _audit(db, user_id, "mfa.reset", actor_user_id=actor_user_id, org_id=org_id)
+        _audit_everywhere(db, user_id, "mfa.reset", {"how": how} if how else None, actor_user_id=actor_user_id)
     db.flush()
     return had_factor
 

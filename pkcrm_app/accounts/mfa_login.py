@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from pkcrm_app.accounts import mfa
+from pkcrm_app.accounts import known_devices, mfa
 from pkcrm_app.accounts.models import AuthSession, User, session_id_for
 from pkcrm_app.accounts.second_factor import MfaState, check_code, waiting_login
 from pkcrm_app.accounts.service import IDLE_TIMEOUT, OpenedSession, live_row, new_session_row
@@ -99,4 +99,4 @@ def _promote(db: Session, waiting: AuthSession, user: User) -> OpenedSession:
     record(db, action="login.succeeded", org_id=waiting.org_id, actor_user_id=user.id,
            ip_address=waiting.ip_address, device=waiting.user_agent, details={"second_factor": "totp"})
     db.commit()
-    return OpenedSession(token=token, next_url=MfaState.DONE.next_url)
+    return OpenedSession(token=token, next_url=MfaState.DONE.next_url, device_token=known_devices.issue(db, user))

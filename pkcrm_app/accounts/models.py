@@ -99,6 +99,11 @@ class MfaFactor(Base):
     # The highest 30-second time step accepted so far: a code of this step or an earlier one is a replay.
     last_used_step: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # Wrong codes (TOTP or recovery) since the last right one, counted for the person across every sign-in and
+    # step-up; enough of them lock the factor until `locked_until`, each lock longer than the last (mfa.py).
+    failed_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    lockouts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # since the last right code
 
 
 class MfaRecoveryCode(Base):

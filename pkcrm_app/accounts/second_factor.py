@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from pkcrm_app.accounts import mfa
 from pkcrm_app.accounts.models import AuthSession, Membership, Organisation, User
 from pkcrm_app.accounts.permissions import Actor, Permission, Role
+from pkcrm_app.accounts.person import OWN_FACTOR_RECOVERY, require_only_here
 from pkcrm_app.accounts.sessions import end_member_sessions
 from pkcrm_app.audit.service import record
 from pkcrm_app.core.db import utcnow
@@ -24,7 +25,6 @@ from pkcrm_app.core.errors import AuthenticationFailed, InvalidInput, NotFound
 
 STEP_UP_WINDOW = timedelta(minutes=5)
 PENDING_LOGIN_LIFETIME = timedelta(minutes=10)
-MAX_CODE_FAILURES = 5
 
 
 class MfaPolicy(enum.StrEnum):
@@ -91,20 +91,28 @@ def waiting_login(db: Session, session_id: str) -> WaitingLogin | None:
     return WaitingLogin(session=session, user=user, state=MfaState(session.mfa_state))
 
 
+class SecondFactorLocked(AuthenticationFailed):
+    """Too many wrong codes for this person (over all their sign-ins and step-ups): the factor is locked."""
+
+
 def check_code(db: Session, session: AuthSession, code: str) -> None:
-    """Verify a TOTP or recovery code for this session's user; wrong codes are counted and, after five,
-    the session ends (the password must be typed again)."""
-    if mfa.verify_code(db, session.user_id, code, org_id=session.org_id):
+    """Verify a TOTP or recovery code for this session's user. Wrong codes count for the person, not the
+    session (mfa.check_code); once their factor locks, this session ends too and a new sign-in must wait."""
+    outcome = mfa.check_code(db, session.user_id, code, org_id=session.org_id)
+    if outcome.accepted:
         session.mfa_failures = 0
         session.mfa_verified_at = utcnow()
         return
     session.mfa_failures += 1
-    if session.mfa_failures >= MAX_CODE_FAILURES:
+    if outcome.locked_until is not None:
         session.revoked_at = utcnow()
         record(db, action="mfa.locked_out", org_id=session.org_id, actor_user_id=session.user_id,
                ip_address=session.ip_address, device=session.user_agent)
         db.commit()
-        raise AuthenticationFailed("Too many wrong codes. Sign in again.")
+        minutes = max(1, -(-int((outcome.locked_until - utcnow()).total_seconds()) // 60))
+        raise SecondFactorLocked(f"Too many wrong codes. Two-factor sign-in to this account is locked for "
+                                 f"{minutes} more minute{'s' if minutes != 1 else ''}; the account's owner was "
+                                 "emailed about it.")
     db.commit()
     raise InvalidInput("That code is not right. Check your authenticator app and try again.")
 
@@ -115,8 +123,7 @@ def turn_off_own_factor(db: Session, actor: Actor) -> None:
     policy = db.scalar(select(Organisation.mfa_policy).where(Organisation.id == actor.org_id))
     if policy_requires(policy or "", actor.role):
         raise InvalidInput("your organisation requires two-factor authentication for your role")
-    if actor.user_id is None or not mfa.reset_factor(db, actor.user_id, actor_user_id=actor.user_id,
-                                                                   org_id=actor.org_id):
+    if actor.user_id is None or not mfa.reset_factor(db, actor.user_id, actor_user_id=actor.user_id, how="self"):
         raise InvalidInput("two-factor authentication is not on")
 
 
@@ -130,14 +137,17 @@ def new_recovery_codes(db: Session, actor: Actor) -> list[str]:
 
 def reset_member_factor(db: Session, actor: Actor, user_id: int) -> None:
     """An admin removes a member's second factor (lost phone; step-up); the member's sessions end and,
-    where policy requires it, they enrol again at next login."""
+    where policy requires it, they enrol again at next login. Only for a person who belongs to no other
+    organisation: the factor is the person's, and the other organisations rely on it too (person.py)."""
     actor.require_step_up(Permission.MEMBERS_MANAGE)
     member = db.scalar(select(Membership).where(Membership.org_id == actor.org_id, Membership.user_id == user_id))
     if member is None:
         raise NotFound("no such member")
     if member.role == Role.OWNER and actor.role != Role.OWNER:
         raise InvalidInput("only an owner can reset an owner's two-factor authentication")
-    if not mfa.reset_factor(db, user_id, actor_user_id=actor.user_id, org_id=actor.org_id):
+    require_only_here(db, user_id, org_id=actor.org_id, what="reset their two-factor authentication",
+                      own_way=OWN_FACTOR_RECOVERY)
+    if not mfa.reset_factor(db, user_id, actor_user_id=actor.user_id, how="admin"):
         raise InvalidInput("this member has no two-factor authentication to reset")
     end_member_sessions(db, actor, user_id)
 

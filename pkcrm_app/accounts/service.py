@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TypeVarTuple
 
 from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.orm import Session
 
+from pkcrm_app.accounts import known_devices
 from pkcrm_app.accounts.devices import describe_user_agent
 from pkcrm_app.accounts.models import AuthSession, Membership, Organisation, User, session_id_for
 from pkcrm_app.accounts.passwords import hash_password, verify_password
@@ -44,6 +45,8 @@ class OpenedSession:
 
     token: str
     next_url: str
+    # Set when every factor passed: the browser keeps it as a known device of the person (known_devices.py).
+    device_token: str = field(default="", repr=False)
 
 
 def create_organisation(db: Session, *, name: str, slug: str) -> Organisation:
@@ -75,17 +78,22 @@ def add_member(db: Session, *, org_id: int, user_id: int, role: Role) -> Members
 
 def login(
     db: Session, *, email: str, password: str, ip: str, user_agent: str, hours: int, screen: str = "",
-    language: str = "",
+    language: str = "", device_cookie: str | None = None,
 ) -> OpenedSession:
-    """Check the credentials and open a session with its device details (see `open_session`)."""
+    """Check the credentials and open a session with its device details (see `open_session`).
+
+    `device_cookie` is the browser's known-device cookie: a valid token of this email's owner lets the attempt
+    be judged by that browser's own failures, past a lockout strangers caused (throttle.py)."""
     email = email.strip().lower()
-    throttle = assess(db, email, ip)
+    user = db.scalar(select(User).where(User.email == email))
+    device = known_devices.recognise(db, device_cookie, user)
+    throttle = assess(db, email, ip, device=device)
     if throttle.locked:
-        record(db, action="login.locked", org_id=None, details={"email_hash": email_key(email)}, ip_address=ip,
-               device=user_agent)
+        record(db, action="login.locked", org_id=None, details={"email_hash": email_key(email),
+                                                                 "known_device": "yes" if device else "no"},
+               ip_address=ip, device=user_agent)
         db.commit()
         raise LoginThrottled(delay_seconds=throttle.delay_seconds)
-    user = db.scalar(select(User).where(User.email == email))
     ok = verify_password(user.password_hash if user else None, password)
     membership = None
     if user is not None and ok and user.is_active:
@@ -96,12 +104,12 @@ def login(
     if user is None or membership is None:
         record(db, action="login.failed", org_id=None, actor_user_id=user.id if user else None,
                details={"reason": "bad credentials or inactive"}, ip_address=ip, device=user_agent)
-        remember(db, email, ip, succeeded=False)
+        remember(db, email, ip, succeeded=False, device=device)
         if user is not None:
             _alert_on_failure_burst(db, user.id)
         db.commit()
-        raise AuthenticationFailed(delay_seconds=assess(db, email, ip).delay_seconds)
-    remember(db, email, ip, succeeded=True)
+        raise AuthenticationFailed(delay_seconds=assess(db, email, ip, device=device).delay_seconds)
+    remember(db, email, ip, succeeded=True, device=device)
     opened = open_session(db, user=user, membership=membership, ip=ip, user_agent=user_agent, hours=hours,
                           screen=screen, language=language, method="password")
     db.commit()
@@ -138,6 +146,7 @@ def open_session(
         user.last_login_at = session.created_at
         record(db, action="login.succeeded", org_id=membership.org_id, actor_user_id=user.id, ip_address=ip,
                device=user_agent, details={"method": method})
+        return OpenedSession(token=token, next_url=state.next_url, device_token=known_devices.issue(db, user))
     return OpenedSession(token=token, next_url=state.next_url)
 
 

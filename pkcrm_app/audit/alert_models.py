@@ -1,4 +1,5 @@
-"""Security alerts raised to an organisation's admins (new device, failed-login bursts, export volume)."""
+"""Security alerts raised to an organisation's admins (new device, failed-login bursts, export volume, a locked
+or reset second factor)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ class AlertKind(enum.StrEnum):
     NEW_DEVICE = "new_device"
     FAILED_LOGINS = "failed_logins"
     EXPORT_VOLUME = "export_volume"
+    MFA_LOCKED = "mfa_locked"  # too many wrong second-factor codes: the person's factor is locked for a while
+    MFA_RESET = "mfa_reset"  # the person reset their own second factor by email
 
 
 class SecurityAlert(Base):

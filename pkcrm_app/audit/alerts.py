@@ -1,9 +1,11 @@
 """Security alerts for an organisation's admins: a sign-in from a device never seen for that user, a burst
-of failed logins, an unusual volume of exports. Each alert is a row admins acknowledge, an audit entry,
-and a live event that moves the alert bell on every open admin tab.
+of failed logins, an unusual volume of exports, a second factor locked by wrong codes or reset by email.
+Each alert is a row admins acknowledge, an audit entry, and a live event that moves the alert bell on every
+open admin tab.
 
-The login and export code call the detectors (`note_sign_in`, `note_failed_login`, `note_export`) inside
-their own transaction, after recording what happened; the caller commits.
+The login, second-factor and export code call the detectors (`note_sign_in`, `note_failed_login`,
+`note_factor_event`, `note_export`) inside their own transaction, after recording what happened; the caller
+commits.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
-from pkcrm_app.accounts.models import AuthSession, User
+from pkcrm_app.accounts.models import AuthSession, Membership, User
 from pkcrm_app.accounts.permissions import Actor, Permission
 from pkcrm_app.audit.alert_models import AlertKind, SecurityAlert
 from pkcrm_app.audit.models import AuditEvent
@@ -90,6 +92,15 @@ def note_failed_login(db: Session, *, user_id: int, org_id: int) -> SecurityAler
     return raise_alert(db, org_id, AlertKind.FAILED_LOGINS,
                        f"{failures} failed sign-ins to {_user_name(db, user_id)}'s account within {minutes} minutes",
                        user_id, {"failures": failures, "window_minutes": minutes})
+
+
+def note_factor_event(db: Session, *, user_id: int, kind: AlertKind, message: str,
+                      details: dict[str, Any] | None = None) -> list[SecurityAlert]:
+    """Alert the admins of EVERY organisation the person belongs to: a second factor belongs to the person,
+    so what happens to it (locked by wrong codes, reset by email) concerns each of them. The message names
+    only the person, never the organisation it happened in."""
+    org_ids = db.scalars(select(Membership.org_id).where(Membership.user_id == user_id).order_by(Membership.org_id))
+    return [raise_alert(db, org_id, kind, message, user_id, details) for org_id in org_ids]
 
 
 def note_export(db: Session, *, actor_user_id: int, org_id: int, kind: str) -> SecurityAlert | None:

@@ -11,7 +11,16 @@ from pkcrm_app.routes.auth import login_route, logout_route
 from pkcrm_app.routes.chat_import import upload_route as import_upload_route
 from pkcrm_app.routes.forms import BodyTooLarge, body_too_large
 from pkcrm_app.routes.media import media_route
-from pkcrm_app.routes.mfa import confirm_enrolment, enrolment_qr, replace_recovery_codes, step_up, verify_login_code
+from pkcrm_app.routes.mfa import (
+    confirm_enrolment,
+    confirm_factor_reset,
+    enrolment_qr,
+    factor_reset_link,
+    lost_authenticator,
+    replace_recovery_codes,
+    step_up,
+    verify_login_code,
+)
 from pkcrm_app.routes.sso import callback_route, link_route, settings_route, start_route
 from pkcrm_app.routes.webhook import receive_webhook, verify_webhook
 from pkcrm_app.routes.whatsapp_settings import save_route as whatsapp_save_route
@@ -33,6 +42,9 @@ def build_api() -> Starlette:
         Route("/auth/mfa/enrol", confirm_enrolment, methods=["POST"]),
         Route("/auth/mfa/recovery-codes", replace_recovery_codes, methods=["POST"]),
         Route("/auth/step-up", step_up, methods=["POST"]),
+        Route("/auth/mfa/lost", lost_authenticator, methods=["POST"]),
+        Route("/auth/mfa/reset/{token}", factor_reset_link, methods=["GET"]),
+        Route("/auth/mfa/reset", confirm_factor_reset, methods=["POST"]),
         Route("/auth/sso/start", start_route, methods=["GET"]),
         Route("/auth/sso/callback", callback_route, methods=["GET"]),
         Route("/auth/sso/link", link_route, methods=["POST"]),

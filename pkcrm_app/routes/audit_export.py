@@ -15,7 +15,7 @@ from pkcrm_app.accounts.service import SessionInfo, resolve_session
 from pkcrm_app.audit.alerts import note_export
 from pkcrm_app.audit.browse import AuditFilter, export_csv
 from pkcrm_app.core.db import get_database
-from pkcrm_app.routes.auth import SESSION_COOKIE
+from pkcrm_app.routes.auth import SESSION_COOKIE, client_ip
 
 
 def _resolve(token: str | None) -> SessionInfo | None:
@@ -56,7 +56,7 @@ async def export_audit(request: Request) -> Response:
                           since=_day(params.get("since")), until=_day(params.get("until")))
     except ValueError:
         return PlainTextResponse("dates must look like 2026-11-25", status_code=400)
-    ip = request.client.host if request.client else ""
+    ip = client_ip(request)
     filename = f"audit-log-{date.today().isoformat()}.csv"
     return StreamingResponse(_stream(info.actor, flt, ip, request.headers.get("user-agent", "")), media_type="text/csv",
                              headers={"Content-Disposition": f'attachment; filename="{filename}"'},

@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 
-from pkcrm_app.accounts import service
+from pkcrm_app.accounts import known_devices, service
 from pkcrm_app.core.db import get_database
 from pkcrm_app.core.errors import AuthenticationFailed, LoginThrottled
 from pkcrm_app.routes.forms import read_form
@@ -21,6 +21,10 @@ from pkcrm_app.settings import get_settings
 log = logging.getLogger("pkcrm.auth")
 T = TypeVar("T")
 SESSION_COOKIE = "pkcrm_session"
+# The known-device tokens of the people who signed in on this browser (accounts/known_devices.py); only the
+# sign-in routes under /auth read it.
+DEVICE_COOKIE = "pkcrm_device"
+DEVICE_COOKIE_PATH = "/auth"
 
 
 def same_origin(request: Request) -> bool:
@@ -50,7 +54,21 @@ def follow(request: Request, url: str) -> Response:
 
 
 def client_ip(request: Request) -> str:
-    return request.client.host if request.client else ""
+    """The address of whoever sent the request: the one helper every HTTP route uses for it.
+
+    X-Forwarded-For is written by whoever sends the request, so it is believed only when
+    PKCRM_TRUSTED_PROXIES says how many reverse proxies of ours stand in front of the app; then the address
+    the outermost of them saw is read from the right of the list (each proxy appends its peer), exactly as
+    Reflex does for the websocket with `trusted_proxy_hops` (rxconfig.py feeds it the same setting), so a
+    client cannot choose the address its sign-in attempts are counted under. Repeated headers are joined in
+    order, as RFC 9110 says they combine."""
+    peer = request.client.host if request.client else ""
+    hops = get_settings().trusted_proxy_count
+    if hops <= 0:
+        return peer
+    forwarded = [ip.strip() for value in request.headers.getlist("x-forwarded-for") for ip in value.split(",")
+                 if ip.strip()]
+    return forwarded[-hops][:64] if len(forwarded) >= hops else peer
 
 
 def start_session(request: Request, opened: service.OpenedSession) -> Response:
@@ -58,15 +76,20 @@ def start_session(request: Request, opened: service.OpenedSession) -> Response:
     response = follow(request, opened.next_url)
     response.set_cookie(SESSION_COOKIE, opened.token, max_age=get_settings().session_hours * 3600, httponly=True,
                         samesite="lax", secure=get_settings().cookie_secure, path="/")
+    if opened.device_token:
+        value = known_devices.add_to_cookie(request.cookies.get(DEVICE_COOKIE), opened.device_token)
+        response.set_cookie(DEVICE_COOKIE, value, max_age=int(known_devices.KNOWN_DEVICE_LIFETIME.total_seconds()),
+                            httponly=True, samesite="lax", secure=get_settings().cookie_secure, path=DEVICE_COOKIE_PATH)
     return response
 
 
 def _attempt_login(
-    email: str, password: str, ip: str, user_agent: str, screen: str, language: str
+    email: str, password: str, ip: str, user_agent: str, screen: str, language: str, device_cookie: str | None
 ) -> service.OpenedSession:
     with get_database().session() as db:
         return service.login(db, email=email, password=password, ip=ip, user_agent=user_agent,
-                             hours=get_settings().session_hours, screen=screen, language=language)
+                             hours=get_settings().session_hours, screen=screen, language=language,
+                             device_cookie=device_cookie)
 
 
 async def login_route(request: Request) -> Response:
@@ -77,7 +100,8 @@ async def login_route(request: Request) -> Response:
     try:
         opened = await run_in_threadpool(_attempt_login, email, password, client_ip(request),
                                         request.headers.get("user-agent", ""), str(form.get("screen") or ""),
-                                        str(form.get("language") or request.headers.get("accept-language", ""))[:35])
+                                        str(form.get("language") or request.headers.get("accept-language", ""))[:35],
+                                        request.cookies.get(DEVICE_COOKIE))
     except AuthenticationFailed as failure:
         log.info("failed login from %s (%s)", client_ip(request), type(failure).__name__)
         await asyncio.sleep(failure.delay_seconds)  # progressive slow-down, the same for every email

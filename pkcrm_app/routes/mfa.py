@@ -1,16 +1,19 @@
-"""Second-factor routes: the code step of a login, enrolment (QR code and confirmation), step-up and new
-recovery codes. Codes and secrets travel only over these requests, never through websocket state."""
+"""Second-factor routes: the code step of a login, enrolment (QR code and confirmation), step-up, new
+recovery codes, and the emailed reset of one's own factor. Codes and secrets travel only over these
+requests, never through websocket state."""
 
 from __future__ import annotations
 
 import logging
+from urllib.parse import urlencode
 
 from sqlalchemy.orm import Session
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
-from pkcrm_app.accounts import mfa_login, second_factor
+from pkcrm_app.accounts import mfa_login, mfa_reset, recovery, second_factor
 from pkcrm_app.accounts.service import resolve_session
 from pkcrm_app.core.errors import AuthenticationFailed, DomainError, StepUpRequired
 from pkcrm_app.routes.auth import (
@@ -23,9 +26,12 @@ from pkcrm_app.routes.auth import (
     with_database,
 )
 from pkcrm_app.routes.forms import read_form
+from pkcrm_app.routes.onboarding import _link_cookie
+from pkcrm_app.settings import get_settings
 
 log = logging.getLogger("pkcrm.auth")
 NO_STORE = {"Cache-Control": "no-store"}
+MFA_RESET_COOKIE = "pkcrm_mfa_reset"  # the emailed reset link's token, between its first hop and the confirmation
 
 
 async def _form_code(request: Request) -> str:
@@ -42,7 +48,8 @@ async def verify_login_code(request: Request) -> Response:
                                          code)
     except AuthenticationFailed as failure:
         log.info("second factor refused for a login from %s: %s", client_ip(request), failure)
-        return follow(request, "/login?error=mfa")
+        locked = isinstance(failure, second_factor.SecondFactorLocked)
+        return follow(request, "/login?error=mfa_locked" if locked else "/login?error=mfa")
     except DomainError:
         log.info("wrong second-factor code from %s", client_ip(request))
         return follow(request, "/login/verify?error=1")
@@ -129,3 +136,44 @@ async def replace_recovery_codes(request: Request) -> Response:
         return JSONResponse({"error": str(exc), "step_up": isinstance(exc, StepUpRequired)}, status_code=403,
                             headers=NO_STORE)
     return JSONResponse({"codes": codes}, headers=NO_STORE)
+
+
+async def lost_authenticator(request: Request) -> Response:
+    """POST /auth/mfa/lost: from a login waiting for its code, email the person a link that resets their own
+    second factor (accounts/mfa_reset.py). The answer is the same whether or not the mail limits let the mail
+    go, and the mail leaves after the answer."""
+    if not same_origin(request):
+        return cross_site_refused()
+    ip, device = client_ip(request), request.headers.get("user-agent", "")
+    try:
+        mail = await run_in_threadpool(with_database, lambda db: mfa_reset.request_reset(
+            db, request.cookies.get(SESSION_COOKIE), ip=ip, device=device))
+    except AuthenticationFailed:
+        return follow(request, "/login?error=mfa")
+    response = follow(request, "/login/verify?sent=1")
+    response.background = BackgroundTask(recovery.deliver_quietly, mail)
+    return response
+
+
+async def factor_reset_link(request: Request) -> Response:
+    """GET /auth/mfa/reset/{token}: the emailed link resets nothing (mail scanners prefetch links); it keeps the
+    token in an HttpOnly cookie and leads to the code page, whose button confirms."""
+    return _link_cookie("/login/verify", MFA_RESET_COOKIE, request.path_params["token"])
+
+
+async def confirm_factor_reset(request: Request) -> Response:
+    """POST /auth/mfa/reset: the person confirms, in the browser where their login waits for its code, the reset
+    of the link in the cookie; every session of theirs ends and they sign in again."""
+    if not same_origin(request):
+        return cross_site_refused()
+    ip, device = client_ip(request), request.headers.get("user-agent", "")
+    try:
+        await run_in_threadpool(with_database, lambda db: mfa_reset.confirm_reset(
+            db, request.cookies.get(MFA_RESET_COOKIE), request.cookies.get(SESSION_COOKIE), ip=ip, device=device))
+    except DomainError as exc:  # the page says which: a link no longer valid, or not this browser's login
+        reason = "link" if str(exc) == mfa_reset.INVALID_LINK else "browser"
+        return follow(request, "/login/verify?" + urlencode({"reset_error": reason}))
+    response = follow(request, "/login?error=mfa_reset")
+    for cookie in (MFA_RESET_COOKIE, SESSION_COOKIE):
+        response.delete_cookie(cookie, path="/", secure=get_settings().cookie_secure, httponly=True, samesite="lax")
+    return response

@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from pkcrm_app.core.db import get_database
+from pkcrm_app.routes.auth import client_ip
 from pkcrm_app.settings import get_settings
 from pkcrm_app.whatsapp.ingest import ingest
 from pkcrm_app.whatsapp.media_jobs import download_now
@@ -34,10 +35,6 @@ def number_directory() -> NumberDirectory:
     return NumberDirectory(get_database())
 
 
-def _client(request: Request) -> str:
-    return request.client.host if request.client else "?"
-
-
 async def verify_webhook(request: Request) -> Response:
     """Meta's GET handshake: echo hub.challenge when hub.verify_token is one of ours."""
     params = request.query_params
@@ -46,7 +43,7 @@ async def verify_webhook(request: Request) -> Response:
     challenge = params.get("hub.challenge") or params.get("hub_challenge") or ""
     if mode == "subscribe" and token and await run_in_threadpool(number_directory().verify_token_matches, token):
         return PlainTextResponse(challenge)
-    log.warning("webhook verification refused from %s (mode=%r)", _client(request), mode)
+    log.warning("webhook verification refused from %s (mode=%r)", client_ip(request), mode)
     return PlainTextResponse("verification failed", status_code=403)
 
 
@@ -55,25 +52,25 @@ async def receive_webhook(request: Request) -> Response:
     limit = get_settings().webhook_max_bytes
     declared = request.headers.get("content-length", "0")
     if not declared.isdigit() or int(declared) > limit:
-        log.warning("webhook from %s refused: body over %d bytes", _client(request), limit)
+        log.warning("webhook from %s refused: body over %d bytes", client_ip(request), limit)
         return JSONResponse({"error": "payload too large"}, status_code=413)
     chunks, size = [], 0
     async for chunk in request.stream():  # bounded read, even without a Content-Length header
         size += len(chunk)
         if size > limit:
-            log.warning("webhook from %s refused: body over %d bytes", _client(request), limit)
+            log.warning("webhook from %s refused: body over %d bytes", client_ip(request), limit)
             return JSONResponse({"error": "payload too large"}, status_code=413)
         chunks.append(chunk)
     body = b"".join(chunks)
     header = request.headers.get("x-hub-signature-256")
     if not header:
-        log.warning("webhook from %s refused: missing X-Hub-Signature-256", _client(request))
+        log.warning("webhook from %s refused: missing X-Hub-Signature-256", client_ip(request))
         return JSONResponse({"error": "missing signature"}, status_code=401)
     try:
         payload = json.loads(body)
         named = phone_number_ids(payload)
     except (ValueError, RecursionError) as exc:
-        log.warning("webhook from %s refused: malformed body (%s)", _client(request), exc)
+        log.warning("webhook from %s refused: malformed body (%s)", client_ip(request), exc)
         message = str(exc) if isinstance(exc, WebhookFormatError) else "malformed JSON"
         return JSONResponse({"error": message}, status_code=400)
     # The payload's numbers pick the one secret that must have signed it: one HMAC per delivery, never one per
@@ -82,17 +79,17 @@ async def receive_webhook(request: Request) -> Response:
     numbers = await run_in_threadpool(lambda: {pid: directory.by_phone_number_id(pid) for pid in sorted(named)})
     app_secrets = {n.app_secret for n in numbers.values() if n is not None}
     if len(app_secrets) > 1:
-        log.warning("webhook from %s refused: one delivery names numbers of different apps (%s)", _client(request),
+        log.warning("webhook from %s refused: one delivery names numbers of different apps (%s)", client_ip(request),
                     ", ".join(pid for pid, number in numbers.items() if number is not None))
         return JSONResponse({"error": "one delivery must name numbers of one app"}, status_code=400)
     for pid in [pid for pid, number in numbers.items() if number is None][:5]:  # a few lines, not a flood
         log.warning("webhook change for unknown phone_number_id %r: nothing stored", pid[:64])
     if not app_secrets:  # no connected number named: no secret to check the signature with
-        log.warning("webhook from %s refused: it names no connected number", _client(request))
+        log.warning("webhook from %s refused: it names no connected number", client_ip(request))
         return JSONResponse({"error": "no connected phone number named"}, status_code=401)
     [secret] = app_secrets
     if not signature_matches(body, header, secret):
-        log.warning("webhook from %s refused: invalid X-Hub-Signature-256", _client(request))
+        log.warning("webhook from %s refused: invalid X-Hub-Signature-256", client_ip(request))
         return JSONResponse({"error": "invalid signature"}, status_code=401)
     batches = parse_envelope(payload)
     by_org: dict[int, list[ChangeBatch]] = defaultdict(list)

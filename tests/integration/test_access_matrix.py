@@ -40,6 +40,7 @@ from pkcrm_app.accounts import (
     sessions,
 )
 from pkcrm_app.accounts.mfa import code_at
+from pkcrm_app.accounts.mfa_reset import FactorReset
 from pkcrm_app.accounts.models import AuthSession, Membership, MfaFactor, Organisation, session_id_for
 from pkcrm_app.accounts.onboarding_models import PasswordReset
 from pkcrm_app.accounts.permissions import ROLE_PERMISSIONS, Actor, Permission, Role
@@ -48,6 +49,7 @@ from pkcrm_app.accounts.sso import oidc
 from pkcrm_app.accounts.sso import service as sso
 from pkcrm_app.accounts.sso.models import SsoLoginAttempt
 from pkcrm_app.audit import alerts, browse
+from pkcrm_app.audit.models import AuditEvent
 from pkcrm_app.core.crypto import MasterKeys
 from pkcrm_app.core.db import Database, get_database, set_database, utcnow
 from pkcrm_app.core.errors import InvalidInput, NotFound, PermissionDenied, StepUpRequired
@@ -57,6 +59,7 @@ from pkcrm_app.inbox import service as inbox
 from pkcrm_app.inbox.models import MediaState, Message, MessageMedia
 from pkcrm_app.routes import build_api
 from pkcrm_app.routes.auth import SESSION_COOKIE
+from pkcrm_app.routes.mfa import MFA_RESET_COOKIE
 from pkcrm_app.routes.onboarding import INVITE_COOKIE, RESET_COOKIE, SIGNUP_COOKIE
 from pkcrm_app.routes.webhook import number_directory
 from pkcrm_app.settings import get_settings
@@ -538,8 +541,6 @@ def _shared_session(db: Session, world: World) -> AuthSession:
 # What the own organisation does to or with a person who also belongs to the foreign one. Left out on purpose:
 # their own password change, which signs them out of every organisation by design.
 SHARED: dict[str, Callable[[Session, World], object]] = {
-    "admin resets their second factor": lambda db, w: second_factor.reset_member_factor(
-        db, w.own.actor(Role.OWNER, stepped_up=True), w.shared_user_id),
     "admin deactivates them": lambda db, w: members.set_member_active(
         db, w.own.actor(Role.OWNER), w.shared_user_id, active=False),
     "admin changes their role": lambda db, w: members.change_role(
@@ -549,8 +550,6 @@ SHARED: dict[str, Callable[[Session, World], object]] = {
     "they end their other sessions": lambda db, w: sessions.end_other_sessions(
         db, w.shared_actor(), w.shared_tokens["own"]),
     "they replace their recovery codes": lambda db, w: second_factor.new_recovery_codes(
-        db, w.shared_actor(stepped_up=True)),
-    "they turn off their second factor": lambda db, w: second_factor.turn_off_own_factor(
         db, w.shared_actor(stepped_up=True)),
     "they step up with a code": lambda db, w: second_factor.check_code(db, _shared_session(db, w),
                                                                       code_at(TOTP_SECRET)),
@@ -566,11 +565,43 @@ def test_a_person_in_both_organisations_is_handled_in_each_separately(ctx: Conte
     with ctx.database.session() as db:
         assert is_live(db, ctx.world.shared_tokens["foreign"])
 
+
+def test_the_own_organisation_may_not_reset_the_factor_of_a_person_the_foreign_one_shares(ctx: Context) -> None:
+    """The factor is the person's, and the foreign organisation relies on it: the own admin is refused (pointed
+    to the person's own recovery), and nothing of either organisation changes."""
+    world = ctx.world
+    with pytest.raises(PermissionDenied, match="another organisation") as refused, \
+            ctx.database.session() as db:
+        second_factor.reset_member_factor(db, world.own.actor(Role.OWNER, stepped_up=True), world.shared_user_id)
+    assert leaked(str(refused.value), world.foreign) == []
+    with ctx.database.session() as db:
+        assert mfa.has_confirmed_factor(db, world.shared_user_id)
+    ctx.assert_foreign_untouched()
+    assert ctx.snapshot(world.own) == ctx.baseline["own"]
+
+
+def test_a_person_turning_off_their_factor_is_told_to_every_organisation_they_belong_to(ctx: Context) -> None:
+    """Turning off one's own factor while acting in the own organisation adds one entry, which names nothing of the
+    own organisation, to the foreign organisation's audit log; nothing else of it changes."""
+    world = ctx.world
+    before = dict(ctx.baseline["foreign"])
+    with ctx.database.session() as db:
+        second_factor.turn_off_own_factor(db, world.shared_actor(stepped_up=True))
+    now = dict(ctx.snapshot(world.foreign))
+    assert [table for table in before if now[table] != before[table]] == ["audit_event"]
+    with ctx.database.session() as db:
+        told = db.scalars(select(AuditEvent).where(AuditEvent.org_id == world.foreign.org_id)
+                          .order_by(AuditEvent.id.desc()).limit(1)).one()
+    assert (told.action, told.actor_user_id, told.details) == ("mfa.reset", world.shared_user_id, {"how": "self"})
+    assert leaked(text_of(told), world.own) == []
+    assert len(now["audit_event"]) == len(before["audit_event"]) + 1
+
 # HTTP matrix ---------------------------------------------------------------------------------------------------
 
 WHO = ("anon", *(role.value for role in ROLES))
 # Routes anyone may call: their anonymous answer is their documented public behaviour, checked in their case.
-PUBLIC = {"/healthz", "/webhooks/whatsapp", "/auth/login", "/auth/mfa/verify", "/auth/sso/start", "/auth/sso/callback",
+PUBLIC = {"/healthz", "/webhooks/whatsapp", "/auth/login", "/auth/mfa/verify", "/auth/mfa/lost", "/auth/mfa/reset",
+          "/auth/mfa/reset/{token}", "/auth/sso/start", "/auth/sso/callback",
           "/auth/signup", "/auth/signup/confirm", "/auth/signup/confirm/{token}", "/auth/invite/{token}",
           "/auth/invite/accept", "/auth/forgot", "/auth/reset", "/auth/reset/{token}"}
 
@@ -712,6 +743,30 @@ def r_step_up(h: Http) -> None:
         return
     assert h.post("/auth/step-up", data={"code": "not-a-code"}).status_code == 400
     assert h.post("/auth/step-up", data={"code": code_at(TOTP_SECRET)}).json() == {"ok": True}
+
+
+def r_mfa_lost(h: Http) -> None:
+    """Only a login waiting for its code may ask for a reset link: nobody else, signed in or not, gets a mail."""
+    response = h.post("/auth/mfa/lost")
+    assert response.headers["location"] == "/login?error=mfa"
+    assert count(h, FactorReset) == 0
+
+
+def r_mfa_reset_link(h: Http) -> None:
+    """The mailed link only keeps its token in a cookie; the code page's button confirms."""
+    response = h.get("/auth/mfa/reset/forged-token")
+    assert response.headers["location"] == "/login/verify" and response.cookies.get(MFA_RESET_COOKIE) == "forged-token"
+
+
+def r_mfa_reset(h: Http) -> None:
+    """A forged link resets nobody's factor, whoever confirms it."""
+    h.client.cookies.set(MFA_RESET_COOKIE, "forged-token")
+    response = h.post("/auth/mfa/reset")
+    assert response.headers["location"] == "/login/verify?reset_error=link"
+    with h.db() as db:
+        assert mfa.has_confirmed_factor(db, h.ctx.world.shared_user_id)
+        if h.role is not None:
+            assert mfa.has_confirmed_factor(db, h.user_id)
 
 
 def r_sso_start(h: Http) -> None:
@@ -882,6 +937,9 @@ ROUTES: dict[tuple[str, str], Callable[[Http], None]] = {
     ("/auth/mfa/enrol", "POST"): r_mfa_enrol,
     ("/auth/mfa/recovery-codes", "POST"): r_recovery_codes,
     ("/auth/step-up", "POST"): r_step_up,
+    ("/auth/mfa/lost", "POST"): r_mfa_lost,
+    ("/auth/mfa/reset/{token}", "GET"): r_mfa_reset_link,
+    ("/auth/mfa/reset", "POST"): r_mfa_reset,
     ("/auth/sso/start", "GET"): r_sso_start,
     ("/auth/sso/callback", "GET"): r_sso_callback,
     ("/auth/sso/link", "POST"): r_sso_link,

@@ -11,7 +11,7 @@ from sqlalchemy import select, text
 from pkcrm_app.accounts import mfa
 from pkcrm_app.accounts.models import MfaFactor
 from pkcrm_app.accounts.permissions import Role
-from pkcrm_app.accounts.service import create_user
+from pkcrm_app.accounts.service import add_member, create_user
 from pkcrm_app.audit.models import AuditEvent
 from pkcrm_app.audit.service import verify_chain
 from pkcrm_app.core.db import Database
@@ -210,3 +210,18 @@ def test_a_user_without_membership_is_audited_without_organisation(database) -> 
         events = db.scalars(select(AuditEvent).order_by(AuditEvent.id)).all()
     assert [(e.action, e.org_id) for e in events] == [("mfa.failed", None), ("mfa.enrolled", None)]
     assert not verify(database, user_id + 1000, "123456", T0)  # an unknown user is simply refused
+
+
+def test_a_persons_factor_reset_is_recorded_in_every_organisation_they_belong_to(database) -> None:
+    """The factor is the person's: each organisation relying on it sees it go, in its own audit log."""
+    org_id, user_id, _, _ = enrolled(database)
+    beta = make_org(database, "beta", "2002", {"boss": Role.ADMIN})
+    with database.session() as db:
+        add_member(db, org_id=beta.org_id, user_id=user_id, role=Role.AGENT)
+    with database.session() as db:
+        assert mfa.reset_factor(db, user_id, actor_user_id=user_id, how="self")
+    with database.session() as db:
+        resets = db.scalars(select(AuditEvent).where(AuditEvent.action == "mfa.reset")).all()
+        assert verify_chain(db, org_id).ok and verify_chain(db, beta.org_id).ok
+    assert sorted((e.org_id, e.actor_user_id, e.details["how"]) for e in resets) == [
+        (org_id, user_id, "self"), (beta.org_id, user_id, "self")]

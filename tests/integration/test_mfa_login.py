@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
 
@@ -10,13 +11,16 @@ import pytest
 from sqlalchemy import select, update
 
 from pkcrm_app.accounts import members, mfa, mfa_login, organisation_settings, second_factor, service
-from pkcrm_app.accounts.models import AuthSession, Organisation, session_id_for
+from pkcrm_app.accounts.models import AuthSession, MfaFactor, Organisation, session_id_for
 from pkcrm_app.accounts.permissions import Actor, Role
+from pkcrm_app.audit import alerts
+from pkcrm_app.audit.alert_models import AlertKind
 from pkcrm_app.audit.browse import AuditFilter, export_csv
 from pkcrm_app.audit.models import AuditEvent
 from pkcrm_app.core.db import Database, utcnow
 from pkcrm_app.core.errors import AuthenticationFailed, InvalidInput, PermissionDenied, StepUpRequired
 from tests.support.data import PASSWORD, OrgFixture, make_org
+from tests.support.smtp import Mailbox, running_mailbox
 
 PAST = 59_000_000 * mfa.TIME_STEP  # enrolment confirmed long ago, so today's codes are never replays
 
@@ -80,7 +84,7 @@ def test_an_enrolled_user_needs_a_code_and_the_session_id_rotates(database: Data
     assert actions[-3:] == ["mfa.failed", "mfa.verified", "login.succeeded"]
 
 
-def test_five_wrong_codes_end_the_waiting_login(database: Database, acme: OrgFixture) -> None:
+def test_five_wrong_codes_end_the_waiting_login(database: Database, acme: OrgFixture, mailbox: Mailbox) -> None:
     secret, _ = enrol(database, acme.users["ann"][0])
     waiting = sign_in(database, "ann@acme.test")
     wrong = "123456" if mfa.code_at(secret) != "123456" else "654321"
@@ -239,3 +243,89 @@ def test_the_routes_carry_codes_and_rotate_the_cookie(database: Database, acme: 
     assert resolve(database, api.cookies.get("pkcrm_session")) is not None
     time.sleep(0)  # the step-up window is open right after login
     assert api.post("/auth/step-up", data={"code": "nonsense"}).json()["ok"] is False
+
+
+@pytest.fixture
+def mailbox() -> Iterator[Mailbox]:
+    yield from running_mailbox()
+
+
+def not_a_code(secret: str) -> str:
+    """Six digits no step around now produces."""
+    now = time.time()
+    window = {mfa.code_at(secret, now + k * mfa.TIME_STEP) for k in (-2, -1, 0, 1, 2)}
+    return next(c for c in (f"{n:06d}" for n in range(1000)) if c not in window)
+
+
+def factor_of(database: Database, user_id: int) -> MfaFactor:
+    with database.session() as db:
+        return db.scalars(select(MfaFactor).where(MfaFactor.user_id == user_id)).one()
+
+
+def end_the_lock(database: Database, user_id: int) -> None:
+    with database.session() as db:
+        db.execute(update(MfaFactor).where(MfaFactor.user_id == user_id)
+                   .values(locked_until=utcnow() - timedelta(seconds=1)))
+
+
+def test_wrong_codes_count_for_the_person_across_sign_ins_and_step_ups(database: Database, acme: OrgFixture,
+                                                                       mailbox: Mailbox) -> None:
+    """Each new password sign-in used to bring five fresh guesses; now five wrong codes in a row, wherever
+    they are typed (any sign-in, a step-up, recovery codes too), lock the person's factor, with growing locks."""
+    ann, ann_email = acme.users["ann"]
+    secret, recovery = enrol(database, ann)
+    bad = not_a_code(secret)
+    with database.session() as db:
+        live = mfa_login.finish_with_code(db, sign_in(database, ann_email).token, recovery[0])
+    with database.session() as db:
+        for _ in range(2):  # two sign-ins, one wrong code each
+            with pytest.raises(InvalidInput):
+                mfa_login.finish_with_code(db, sign_in(database, ann_email).token, bad)
+        with pytest.raises(InvalidInput):  # a wrong recovery code at a step-up counts as well
+            mfa_login.step_up(db, live.token, "abcd-efgh-ijkm")
+        with pytest.raises(InvalidInput):
+            mfa_login.step_up(db, live.token, bad)
+        with pytest.raises(AuthenticationFailed, match="locked for 15 more minutes"):  # the fifth, in a new sign-in
+            mfa_login.finish_with_code(db, sign_in(database, ann_email).token, bad)
+        for right in (mfa.code_at(secret), recovery[1]):  # while locked even the right codes are refused
+            with pytest.raises(AuthenticationFailed, match="locked"):
+                mfa_login.finish_with_code(db, sign_in(database, ann_email).token, right)
+        with pytest.raises(AuthenticationFailed, match="locked"):  # and a step-up ends its session
+            mfa_login.step_up(db, live.token, mfa.code_at(secret))
+    assert resolve(database, live.token) is None
+    locked = factor_of(database, ann)
+    assert locked.lockouts == 1 and locked.locked_until is not None
+    assert timedelta(minutes=14) < locked.locked_until - utcnow() <= timedelta(minutes=15)
+    [mail] = mailbox.to(ann_email)
+    assert "locked for 15 minutes" in Mailbox.body(mail) and "change it" in Mailbox.body(mail)
+    with database.session() as db:
+        [alert] = alerts.list_alerts(db, acme.actor("adam", Role.ADMIN))[0]
+        audited = db.scalars(select(AuditEvent.action).where(AuditEvent.org_id == acme.org_id)).all()
+    assert alert.kind == AlertKind.MFA_LOCKED and alert.message == (
+        "Ann's two-factor sign-in was locked for 15 minutes after 5 wrong codes in a row")
+    assert audited.count("mfa.locked") == 1
+
+    end_the_lock(database, ann)  # back-off: the next lock lasts twice as long
+    with database.session() as db:
+        for _ in range(4):
+            with pytest.raises(InvalidInput):
+                mfa_login.finish_with_code(db, sign_in(database, ann_email).token, bad)
+        with pytest.raises(AuthenticationFailed, match="locked for 30 more minutes"):
+            mfa_login.finish_with_code(db, sign_in(database, ann_email).token, bad)
+    assert factor_of(database, ann).lockouts == 2 and len(mailbox.to(ann_email)) == 2
+
+    end_the_lock(database, ann)  # a right code, once the lock is over, clears both counts
+    with database.session() as db:
+        assert mfa_login.finish_with_code(db, sign_in(database, ann_email).token, recovery[1]).next_url == "/board"
+    cleared = factor_of(database, ann)
+    assert (cleared.failed_attempts, cleared.lockouts) == (0, 0)
+
+
+def test_the_code_route_says_when_the_factor_is_locked(database: Database, acme: OrgFixture, api, mailbox) -> None:  # type: ignore[no-untyped-def]
+    secret, _ = enrol(database, acme.users["ann"][0])
+    bad = not_a_code(secret)
+    answers = []
+    for _ in range(5):
+        api.post("/auth/login", data={"email": "ann@acme.test", "password": PASSWORD})
+        answers.append(api.post("/auth/mfa/verify", data={"code": bad}, headers={"Accept": "application/json"}).json())
+    assert answers == [{"next": "/login/verify?error=1"}] * 4 + [{"next": "/login?error=mfa_locked"}]

@@ -172,3 +172,34 @@ def test_the_login_itself_raises_new_device_and_failure_burst_alerts(database: D
     for _ in range(5):
         real_login(database, "ann@acme.test", "wrong password 123", CHROME_LINUX)
     assert alert_kinds(database, acme) == ["failed_logins", "new_device"]
+
+
+def test_a_locked_second_factor_alerts_every_organisation_of_the_person_live(database: Database, acme: OrgFixture,
+                                                                             monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The factor is the person's: when wrong codes lock it, the admins of each organisation they belong to are
+    alerted (on the bell, live, and in the audit log), in words that name no organisation."""
+    globex = make_org(database, "globex", "2002", {"gus": Role.ADMIN})
+    ann = acme.users["ann"][0]
+    with database.session() as db:
+        service.add_member(db, org_id=globex.org_id, user_id=ann, role=Role.AGENT)
+        enrolment = mfa.begin_enrolment(db, ann)
+        mfa.confirm_enrolment(db, ann, mfa.code_at(enrolment.secret, PAST), now=PAST)
+    mailed: list[str] = []
+    monkeypatch.setattr("pkcrm_app.accounts.notices.send_mail", lambda to, subject, text: mailed.append(to))
+    pushed: list[DomainEvent] = []
+    subscribe(pushed.extend)
+    try:
+        for _ in range(5):
+            with database.session() as db:
+                assert not mfa.verify_code(db, ann, "abcd-efgh-ijkm", org_id=acme.org_id)  # wrong recovery codes
+    finally:
+        unsubscribe(pushed.extend)
+    assert mailed == ["ann@acme.test"]
+    assert sorted((e.org_id, e.topic) for e in pushed) == [(acme.org_id, "alerts"), (globex.org_id, "alerts")]
+    for org, admin in ((acme, "adam"), (globex, "gus")):
+        with database.session() as db:
+            [alert] = alerts.list_alerts(db, org.actor(admin, Role.ADMIN))[0]
+            locked, _ = list_events(db, org.actor(admin, Role.ADMIN), AuditFilter(action="mfa.locked"))
+        assert alert.kind.value == "mfa_locked" and alert.user_name == "Ann"
+        assert "Acme" not in alert.message and "Globex" not in alert.message
+        assert len(locked) == 1

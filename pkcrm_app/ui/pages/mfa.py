@@ -35,9 +35,43 @@ def verify_code_page() -> rx.Component:
             id="verify-form", action="/auth/mfa/verify", method="post",
             on_submit=post_and_follow("/auth/mfa/verify", "verify-form"), width="100%",
         ),
-        rx.text("Lost your phone? Type one of your recovery codes instead. Five wrong codes end this sign-in.",
-                size="1", color_scheme="gray"),
+        rx.text("Lost your phone? Type one of your recovery codes instead. After five wrong codes in a row, "
+                "two-factor sign-in to your account locks for a while.", size="1", color_scheme="gray"),
+        rx.cond(VerifyCodeState.notice != "", rx.callout(VerifyCodeState.notice, icon="mail", color_scheme="green",
+                                                         size="1", width="100%", id="verify-notice")),
+        rx.cond(VerifyCodeState.confirm_reset, _confirm_reset_form(), _lost_authenticator_form()),
         rx.link("Back to sign in", href="/login", size="2"),
+    )
+
+
+def _lost_authenticator_form() -> rx.Component:
+    """No app and no recovery codes: a link by email resets one's own factor (confirmed on this page)."""
+    return rx.el.form(
+        rx.vstack(
+            rx.text("Lost your authenticator app and your recovery codes?", size="1", color_scheme="gray"),
+            rx.button("Email me a link to reset two-factor authentication", type="submit", size="1",
+                      variant="soft", id="lost-authenticator"),
+            spacing="1", width="100%"),
+        id="lost-form", action="/auth/mfa/lost", method="post",
+        on_submit=post_and_follow("/auth/mfa/lost", "lost-form"), width="100%",
+    )
+
+
+def _confirm_reset_form() -> rx.Component:
+    """The emailed link has led here, to the browser where the password was just typed: the person confirms."""
+    return rx.el.form(
+        rx.callout(
+            rx.vstack(
+                rx.text("Reset two-factor authentication on your account? Your authenticator app and recovery codes "
+                        "stop working, you are signed out everywhere and sign in again; if your organisation "
+                        "requires two-factor authentication you set it up again then. Your organisations' "
+                        "administrators are told.", size="2"),
+                rx.button("Reset two-factor authentication", type="submit", color_scheme="red", size="2",
+                          id="confirm-factor-reset"),
+                spacing="2"),
+            icon="shield-alert", color_scheme="amber", size="1", width="100%"),
+        id="factor-reset-form", action="/auth/mfa/reset", method="post",
+        on_submit=post_and_follow("/auth/mfa/reset", "factor-reset-form"), width="100%",
     )
 
 

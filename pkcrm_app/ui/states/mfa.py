@@ -4,13 +4,17 @@ login stands; codes, secrets and recovery codes go over HTTP routes, never throu
 from __future__ import annotations
 
 import asyncio
+from http.cookies import SimpleCookie
 
 import reflex as rx
 
-from pkcrm_app.accounts import mfa, mfa_login
+from pkcrm_app.accounts import mfa, mfa_login, mfa_reset
 from pkcrm_app.accounts.second_factor import MfaState
 from pkcrm_app.core.db import get_database
+from pkcrm_app.routes.mfa import MFA_RESET_COOKIE
 from pkcrm_app.ui.states.session import cookie_token
+
+RESET_ERRORS = {"link": mfa_reset.INVALID_LINK, "browser": mfa_reset.SAME_BROWSER}
 
 
 def _cookie(state: rx.State) -> str | None:
@@ -31,19 +35,41 @@ def _enrolment_status(token: str | None) -> tuple[bool, bool, bool]:
         return True, who.waiting, mfa.has_confirmed_factor(db, who.user.id)
 
 
+def _reset_token(state: rx.State) -> str | None:
+    """The emailed second-factor reset link's token, kept in its HttpOnly cookie by the link's first hop."""
+    cookies = SimpleCookie()
+    cookies.load(state.router.headers.cookie or "")
+    morsel = cookies.get(MFA_RESET_COOKIE)
+    return morsel.value if morsel else None
+
+
+def _reset_link_valid(token: str) -> bool:
+    with get_database().session() as db:
+        return mfa_reset.link_is_valid(db, token)
+
+
 class VerifyCodeState(rx.State):
     error: str = ""
+    notice: str = ""
+    confirm_reset: bool = False  # an emailed link to reset the factor waits for the person's confirmation
 
     @rx.event
     async def open_page(self):  # type: ignore[no-untyped-def]
-        """on_load: only a login waiting for its code belongs here."""
+        """on_load: only a login waiting for its code belongs here (a reset link needs one: sign in first)."""
         waiting = await asyncio.to_thread(_waiting_for, _cookie(self))
+        reset_token = _reset_token(self)
         if waiting is None:
-            return rx.redirect("/login")
+            return rx.redirect("/login?error=mfa_reset_sign_in" if reset_token else "/login")
         if waiting == MfaState.ENROL:
             return rx.redirect("/mfa/setup")
-        self.error = ("That code is not right. Check your authenticator app and try again."
-                      if self.router.url.query_parameters.get("error") else "")
+        params = self.router.url.query_parameters
+        self.confirm_reset = bool(reset_token) and await asyncio.to_thread(_reset_link_valid, reset_token or "")
+        self.error = RESET_ERRORS.get(params.get("reset_error", ""), "") or (
+            "That code is not right. Check your authenticator app and try again." if params.get("error") else "")
+        if reset_token and not self.confirm_reset and not self.error:
+            self.error = mfa_reset.INVALID_LINK
+        self.notice = ("We emailed you a link that resets two-factor authentication. Open it in this browser "
+                       "within an hour." if params.get("sent") else "")
         return None
 
 
