@@ -2,6 +2,7 @@
 
 import reflex as rx
 
+from pkcrm_app.accounts.outcomes import GENERIC
 from pkcrm_app.ui.components.forms import post_and_follow
 
 
@@ -28,7 +29,7 @@ class LoginPageState(rx.State):
                                       "your email and password, then choose \"Link single sign-on\" on your "
                                       "profile.",
                       "sso-owner": "Single sign-on signs in an owner only after they turn it on in their profile. "
-                                   "Sign in with your email and password."}.get(code, "")
+                                   "Sign in with your email and password."}.get(code, GENERIC if code else "")
 
 
 def sso_section() -> rx.Component:
