@@ -6,6 +6,7 @@ four characters. Setting or changing one is a sensitive action (step-up), like a
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -20,6 +21,7 @@ from pkcrm_app.core.errors import InvalidInput, NotFound
 from pkcrm_app.whatsapp.cloud_client import CloudApiError, CloudClient
 from pkcrm_app.whatsapp.models import WhatsAppNumber
 
+log = logging.getLogger("pkcrm.whatsapp")
 ClientFactory = Callable[[str], CloudClient]
 SECRET_FIELDS = ("access_token", "app_secret", "verify_token")
 
@@ -127,6 +129,21 @@ def _client(token: str) -> CloudClient:
     return CloudClient(access_token=token)
 
 
+def refusal_words(exc: CloudApiError, *, what: str = "this ID") -> str:
+    """What an admin is told when the Cloud API call failed: fixed sentences and numbers only. The API's own
+    words, addresses and exception names go to the log (they can name the hosts and ports the app talks to)."""
+    log.warning("Cloud API call failed (%s, HTTP %s, code %s): %s", exc.outcome.value, exc.http_status, exc.code,
+                exc.reason)
+    if exc.code == 190:
+        return "WhatsApp refused the access token (expired or wrong)."
+    if exc.http_status in (400, 404) or exc.code == 100:
+        return f"WhatsApp does not know {what} for this token."
+    if exc.http_status is None:
+        return "WhatsApp could not be reached just now. Try again in a few minutes."
+    detail = f"HTTP {exc.http_status}" + (f", error {exc.code}" if exc.code is not None else "")
+    return f"WhatsApp refused the request ({detail})."
+
+
 def check_connection(db: Session, actor: Actor, number_id: int, *, client_factory: ClientFactory = _client) -> str:
     """GET the number from the Cloud API with its token; the answer in plain words."""
     actor.require(Permission.INTEGRATIONS_MANAGE)
@@ -137,12 +154,7 @@ def check_connection(db: Session, actor: Actor, number_id: int, *, client_factor
     try:
         found = client.phone_number(number.phone_number_id)
     except CloudApiError as exc:
-        if exc.code == 190:
-            return "Connection failed: WhatsApp refused the access token (expired or wrong)."
-        if exc.http_status in (400, 404) or exc.code == 100:
-            return (f"Connection failed: WhatsApp does not know phone number ID {number.phone_number_id} "
-                    "for this token.")
-        return f"Connection failed: {exc.reason}"
+        return "Connection failed: " + refusal_words(exc, what=f"phone number ID {number.phone_number_id}")
     finally:
         client.close()
     name = found.get("verified_name") or "(no verified name)"

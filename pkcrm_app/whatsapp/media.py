@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import logging
 from dataclasses import dataclass
 
 import httpx
 
+log = logging.getLogger("pkcrm.media")
 TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 MB = 1024 * 1024
 DOCUMENT_TYPES = frozenset({
@@ -28,6 +30,7 @@ LIMITS: dict[str, tuple[frozenset[str], int]] = {
     "sticker": (frozenset({"image/webp"}), 500 * 1024),  # animated; a static sticker: 100 KB
 }
 STATIC_STICKER_BYTES = 100 * 1024
+REFUSALS = {401: "the access token was refused", 403: "this number may not fetch it", 404: "the file is gone"}
 
 
 class MediaError(Exception):
@@ -80,11 +83,13 @@ def _raise_for(response: httpx.Response, step: str) -> None:
         return
     if response.status_code == 429 or response.status_code >= 500:
         raise MediaError(f"WhatsApp answered {response.status_code} while {step}", transient=True)
-    try:
-        detail = str(response.json().get("error", {}).get("message", ""))[:120]
-    except ValueError:
+    try:  # the API's own words go to the log; people see the step and the status only
+        detail = str(response.json().get("error", {}).get("message", ""))[:200]
+    except (ValueError, AttributeError):
         detail = ""
-    raise MediaError(f"WhatsApp refused {step} ({response.status_code}{': ' + detail if detail else ''})")
+    log.info("media download refused while %s: HTTP %s %s", step, response.status_code, detail)
+    why = REFUSALS.get(response.status_code)
+    raise MediaError(f"WhatsApp refused {step} (HTTP {response.status_code}{': ' + why if why else ''})")
 
 
 def fetch(client: httpx.Client, *, base_url: str, version: str, token: str, media_id: str, kind: str,
@@ -117,7 +122,8 @@ def fetch(client: httpx.Client, *, base_url: str, version: str, token: str, medi
                     raise MediaError(f"the file is over the {limit / MB:.1f} MB limit for a {kind}")
                 chunks.append(chunk)
     except httpx.TransportError as exc:
-        raise MediaError(f"WhatsApp could not be reached ({type(exc).__name__})", transient=True) from None
+        log.info("media download could not reach WhatsApp: %s: %s", type(exc).__name__, exc)
+        raise MediaError("WhatsApp could not be reached", transient=True) from None
     data = b"".join(chunks)
     if not sha256_matches(str(meta.get("sha256") or expected_sha256), data):
         raise MediaError("the file does not match its sha256 checksum", transient=True)  # e.g. cut short

@@ -15,8 +15,8 @@ from pkcrm_app.audit.service import record
 from pkcrm_app.core.db import utcnow
 from pkcrm_app.core.errors import InvalidInput, NotFound
 from pkcrm_app.crm.models import Contact
-from pkcrm_app.whatsapp.cloud_client import CloudClient
-from pkcrm_app.whatsapp.connection import get_number
+from pkcrm_app.whatsapp.cloud_client import CloudApiError, CloudClient
+from pkcrm_app.whatsapp.connection import get_number, refusal_words
 from pkcrm_app.whatsapp.template_models import MessageTemplate
 
 PLACEHOLDER = re.compile(r"\{\{\s*(\d+)\s*\}\}")
@@ -155,6 +155,8 @@ def sync_templates(
     client = client_factory(number.access_token)
     try:
         remote = client.templates(number.business_account_id)
+    except CloudApiError as exc:
+        raise InvalidInput("Templates were not read: " + refusal_words(exc, what="this business account ID")) from None
     finally:
         client.close()
     existing = {(t.name, t.language): t for t in db.scalars(

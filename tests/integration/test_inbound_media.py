@@ -196,7 +196,7 @@ def test_a_revoked_token_fails_at_once_in_plain_words(database, cloud: FakeMedia
     assert download_now(database, pending, sleep=lambda _s: None) == {pending[0]: MediaState.FAILED}
     _, media = media_row(database, "wamid.tok")
     assert media.attempts == 1
-    assert media.reason == "WhatsApp refused looking the media up (401: Invalid OAuth access token)"
+    assert media.reason == "WhatsApp refused looking the media up (HTTP 401: the access token was refused)"
 
 
 def test_the_webhook_answers_before_the_file_is_fetched(database, cloud: FakeMediaApi, acme) -> None:

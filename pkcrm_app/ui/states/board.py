@@ -96,8 +96,10 @@ class BoardState(SessionMixin, rx.State):
             with self._acting():
                 await asyncio.to_thread(_move, actor, int(lead_id), int(stage_id))
             self.error = ""
-        except (DomainError, ValueError) as exc:
+        except DomainError as exc:
             self.error = str(exc)
+        except ValueError:  # a stage id that is not a number: say so in fixed words, never the exception's
+            self.error = "That stage does not exist."
         return None
 
     @rx.event

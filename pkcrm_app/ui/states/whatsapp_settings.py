@@ -11,6 +11,7 @@ import json
 import re
 import secrets
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import reflex as rx
 
@@ -22,6 +23,7 @@ from pkcrm_app.whatsapp import connection, templates
 
 SAVE_URL = "/settings/whatsapp/save"
 FORM_ID = re.compile(r"wa-number-(?:new|\d{1,10})")
+META_GRAPH_HOST = "graph.facebook.com"
 
 
 @dataclass
@@ -69,6 +71,14 @@ def save_script(form_id: str) -> str:
     )
 
 
+def cloud_api_label(base: str, version: str) -> str:
+    """What admins are told about the Cloud API the server uses: Meta's by name, any other only as "set by the
+    operator" (its address is the server's business, and may be an internal host)."""
+    if urlsplit(base).hostname == META_GRAPH_HOST:
+        return f"Meta WhatsApp Cloud API {version}"
+    return f"WhatsApp Cloud API {version} (an endpoint set by this server's operator)"
+
+
 class WhatsAppState(ActionPageMixin, rx.State):
     numbers: list[NumberRow] = []  # noqa: RUF012 (Reflex state field)
     templates: list[TemplateRow] = []  # noqa: RUF012
@@ -85,7 +95,7 @@ class WhatsAppState(ActionPageMixin, rx.State):
         query = self.router.url.query_parameters
         self.notice = "WhatsApp number saved." if query.get("done") == "saved" else ""
         settings = get_settings()
-        self.api_base = f"{settings.whatsapp_api_base}/{settings.whatsapp_api_version}"
+        self.api_base = cloud_api_label(settings.whatsapp_api_base, settings.whatsapp_api_version)
         self.webhook_url = self.router.url.origin + "/webhooks/whatsapp"
         await self._reload()
         return None
