@@ -17,13 +17,13 @@ from pkcrm_app.routes.auth import client_ip
 from pkcrm_app.settings import get_settings
 from pkcrm_app.whatsapp.ingest import ingest
 from pkcrm_app.whatsapp.media_jobs import download_now
-from pkcrm_app.whatsapp.numbers import NumberDirectory
+from pkcrm_app.whatsapp.numbers import NumberDirectory, NumberSecrets
 from pkcrm_app.whatsapp.receipts import reconcile as reconcile_receipts
 from pkcrm_app.whatsapp.webhook import (
     ChangeBatch,
     WebhookFormatError,
+    addressees,
     parse_envelope,
-    phone_number_ids,
     signature_matches,
 )
 
@@ -68,23 +68,32 @@ async def receive_webhook(request: Request) -> Response:
         return JSONResponse({"error": "missing signature"}, status_code=401)
     try:
         payload = json.loads(body)
-        named = phone_number_ids(payload)
+        named = addressees(payload)
     except (ValueError, RecursionError) as exc:
         log.warning("webhook from %s refused: malformed body (%s)", client_ip(request), exc)
         message = str(exc) if isinstance(exc, WebhookFormatError) else "malformed JSON"
         return JSONResponse({"error": message}, status_code=400)
-    # The payload's numbers pick the one secret that must have signed it: one HMAC per delivery, never one per
-    # tenant (trying every organisation's secret cost a hash each, and let any tenant's secret sign any body).
+    # The payload's numbers (or, for account-level changes, business accounts) pick the one secret that must have
+    # signed it: one HMAC per delivery, never one per tenant (trying every organisation's secret cost a hash each,
+    # and let any tenant's secret sign any body).
     directory = number_directory()
-    numbers = await run_in_threadpool(lambda: {pid: directory.by_phone_number_id(pid) for pid in sorted(named)})
-    app_secrets = {n.app_secret for n in numbers.values() if n is not None}
+
+    def look_up() -> tuple[dict[str, NumberSecrets | None], list[NumberSecrets]]:
+        by_account = [n for account in sorted(named.accounts) for n in directory.by_business_account(account)]
+        return {pid: directory.by_phone_number_id(pid) for pid in sorted(named.numbers)}, by_account
+
+    numbers, account_numbers = await run_in_threadpool(look_up)
+    app_secrets = {n.app_secret for n in [*numbers.values(), *account_numbers] if n is not None}
     if len(app_secrets) > 1:
         log.warning("webhook from %s refused: one delivery names numbers of different apps (%s)", client_ip(request),
                     ", ".join(pid for pid, number in numbers.items() if number is not None))
         return JSONResponse({"error": "one delivery must name numbers of one app"}, status_code=400)
     for pid in [pid for pid, number in numbers.items() if number is None][:5]:  # a few lines, not a flood
         log.warning("webhook change for unknown phone_number_id %r: nothing stored", pid[:64])
-    if not app_secrets:  # no connected number named: no secret to check the signature with
+    if not app_secrets:
+        if named.changes and not named.numbers:  # account-level news of a business account not connected here:
+            log.info("webhook account-level changes for unknown business accounts acknowledged, nothing read")
+            return JSONResponse({"stored": 0, "duplicates": 0, "statuses": 0})  # nothing in it is stored or read
         log.warning("webhook from %s refused: it names no connected number", client_ip(request))
         return JSONResponse({"error": "no connected phone number named"}, status_code=401)
     [secret] = app_secrets

@@ -22,6 +22,7 @@ class NumberSecrets:
     phone_number_id: str
     app_secret: str
     verify_token: str
+    business_account_id: str = ""
 
 
 def register_number(
@@ -42,6 +43,7 @@ class NumberDirectory:
     def __init__(self, database: Database) -> None:
         self.database = database
         self._numbers: dict[str, NumberSecrets] = {}
+        self._accounts: dict[str, list[NumberSecrets]] = {}
         self._loaded_at = 0.0
         self._lock = threading.Lock()
 
@@ -51,9 +53,15 @@ class NumberDirectory:
                 with self.database.session() as db:
                     rows = db.scalars(select(WhatsAppNumber)).all()
                     self._numbers = {
-                        n.phone_number_id: NumberSecrets(n.org_id, n.phone_number_id, n.app_secret, n.verify_token)
+                        n.phone_number_id: NumberSecrets(n.org_id, n.phone_number_id, n.app_secret, n.verify_token,
+                                                         n.business_account_id or "")
                         for n in rows
                     }
+                    accounts: dict[str, list[NumberSecrets]] = {}
+                    for secrets in self._numbers.values():
+                        if secrets.business_account_id:
+                            accounts.setdefault(secrets.business_account_id, []).append(secrets)
+                    self._accounts = accounts
                 self._loaded_at = time.monotonic()
             return self._numbers
 
@@ -63,6 +71,12 @@ class NumberDirectory:
 
     def by_phone_number_id(self, phone_number_id: str) -> NumberSecrets | None:
         return self._current().get(phone_number_id)
+
+    def by_business_account(self, business_account_id: str) -> list[NumberSecrets]:
+        """The connected numbers of a WhatsApp business account (account-level changes name no number)."""
+        self._current()
+        with self._lock:
+            return list(self._accounts.get(business_account_id, ()))
 
     def verify_token_matches(self, token: str) -> bool:
         matches = [hmac.compare_digest(n.verify_token.encode(), token.encode()) for n in self._current().values()]

@@ -133,18 +133,32 @@ def _parse_change(value: dict[str, Any]) -> ChangeBatch | None:
     return batch
 
 
-def phone_number_ids(payload: Any) -> set[str]:
-    """The business numbers a delivery names (`value.metadata.phone_number_id` of each change): read before the
-    signature is checked, to pick the one app secret that must have signed it."""
+@dataclass(frozen=True)
+class Addressees:
+    """Whom a delivery is for, read before its signature is checked to pick the one app secret that signed it:
+    the business numbers its changes name (`value.metadata.phone_number_id`), the business accounts (entry ids)
+    of changes that name no number (account-level fields), and how many changes it holds."""
+
+    numbers: frozenset[str]
+    accounts: frozenset[str]
+    changes: int
+
+
+def addressees(payload: Any) -> Addressees:
     if not isinstance(payload, dict) or payload.get("object") != "whatsapp_business_account":
         raise WebhookFormatError("not a whatsapp_business_account webhook")
-    found: set[str] = set()
+    numbers: set[str] = set()
+    accounts: set[str] = set()
+    changes = 0
     for entry in _list(payload.get("entry")):
         for change in _list(_dict(entry).get("changes")):
+            changes += 1
             number = _dict(_dict(_dict(change).get("value")).get("metadata")).get("phone_number_id")
             if isinstance(number, str) and number:
-                found.add(number)
-    return found
+                numbers.add(number)
+            elif isinstance(_dict(entry).get("id"), str) and _dict(entry)["id"]:
+                accounts.add(_dict(entry)["id"])
+    return Addressees(frozenset(numbers), frozenset(accounts), changes)
 
 
 def parse_envelope(payload: Any) -> list[ChangeBatch]:

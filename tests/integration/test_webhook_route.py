@@ -208,3 +208,24 @@ def test_unsupported_type_is_kept_with_raw_payload(api, database) -> None:
         thread = lead_thread(db, acme.actor("agent"), lead_id)
     assert [(m.text, m.supported) for m in thread.messages] == [("Unsupported message (poll): Message type unknown",
                                                                   False)]
+
+
+def test_account_level_changes_are_checked_with_their_business_accounts_secret(api, database, orgs,
+                                                                              hmac_count) -> None:
+    from pkcrm_app.whatsapp.models import WhatsAppNumber
+
+    acme, _ = orgs
+    with database.session() as db:
+        db.scalars(select(WhatsAppNumber).where(WhatsAppNumber.org_id == acme.org_id)).one().business_account_id = "777"
+    update = {"field": "account_update", "value": {"event": "ACCOUNT_VIOLATION"}}
+    known = {"object": "whatsapp_business_account", "entry": [{"id": "777", "changes": [update]}]}
+    assert post_signed(api, known, "forged").status_code == 401
+    assert hmac_count == [acme.app_secret]
+    hmac_count.clear()
+    assert post_signed(api, known, acme.app_secret).status_code == 200
+    hmac_count.clear()
+    unknown = {"object": "whatsapp_business_account", "entry": [{"id": "888", "changes": [update]}]}
+    assert post_signed(api, unknown, "forged").status_code == 200  # acknowledged unread: nothing in it is used
+    assert hmac_count == []
+    empty = {"object": "whatsapp_business_account", "entry": []}
+    assert post_signed(api, empty, "forged").status_code == 401
