@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import re
 
-_V4_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
+# The frontend sets the variant nibble to 8-f (not only RFC 4122's 8-b): accept what it generates.
+_V4_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89a-f][0-9a-f]{3}-[0-9a-f]{12}")
 
 
 def is_client_token(token: str | None) -> bool:

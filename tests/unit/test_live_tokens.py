@@ -16,9 +16,15 @@ def test_a_tabs_own_token_is_accepted(token: str) -> None:
     assert is_client_token(token)
 
 
+def test_the_frontends_own_generator_is_accepted() -> None:
+    """Reflex's generateUUID sets the variant nibble with (r & 0x7) | 0x8: 8 to f, all of them real tabs."""
+    for nibble in "89abcdef":
+        assert is_client_token(f"1b4e28ba-2fa1-41d2-{nibble}83f-0242ac130003")
+
+
 @pytest.mark.parametrize("token", [
     "", None, "org-1", "org-5f3a9c", str(uuid.uuid1()), str(uuid.uuid4()).upper(), str(uuid.uuid4()) + "x",
-    "x" + str(uuid.uuid4()), str(uuid.uuid4()).replace("-", ""), "00000000-0000-4000-c000-000000000000",
+    "x" + str(uuid.uuid4()), str(uuid.uuid4()).replace("-", ""), "00000000-0000-4000-7000-000000000000", "00000000-0000-3000-8000-000000000000",
 ])
 def test_every_other_token_is_refused(token: str | None) -> None:
     assert not is_client_token(token)
