@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 
 from pkcrm_app.accounts import invitations, recovery, signup
+from pkcrm_app.accounts.sso.fetch import UNREACHABLE
 from pkcrm_app.accounts.throttle import MIN_PASSWORD_LENGTH
 from pkcrm_app.accounts.tokens import CONFIRM_ACCOUNT
 
@@ -47,7 +48,11 @@ MESSAGES: dict[str, str] = {
     "sso-secret": "the client secret is required the first time",
     "sso-too-long": "the issuer or client secret is too long",
     "sso-issuer": "the issuer must be a URL such as https://login.example.com",
-    "sso-https": "the issuer must use https (plain http is allowed only on loopback)",
+    "sso-https": "the issuer must use https",
+    "sso-port": "the issuer has an invalid port",
+    "sso-this-machine": "the issuer must not point at this machine",
+    "sso-inside": "the issuer must not point at a loopback, private or link-local address",
+    "sso-unreachable": UNREACHABLE,
     "sso-missing": "single sign-on is not configured",
 }
 _CODES = {message: code for code, message in MESSAGES.items()}
