@@ -24,7 +24,8 @@ def test_the_frontends_own_generator_is_accepted() -> None:
 
 @pytest.mark.parametrize("token", [
     "", None, "org-1", "org-5f3a9c", str(uuid.uuid1()), str(uuid.uuid4()).upper(), str(uuid.uuid4()) + "x",
-    "x" + str(uuid.uuid4()), str(uuid.uuid4()).replace("-", ""), "00000000-0000-4000-7000-000000000000", "00000000-0000-3000-8000-000000000000",
+    "x" + str(uuid.uuid4()), str(uuid.uuid4()).replace("-", ""), "00000000-0000-4000-7000-000000000000",
+    "00000000-0000-3000-8000-000000000000",
 ])
 def test_every_other_token_is_refused(token: str | None) -> None:
     assert not is_client_token(token)
