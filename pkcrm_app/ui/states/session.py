@@ -150,6 +150,7 @@ class ActionPageMixin(SessionMixin, mixin=True):
     step_up_error: str = ""
     _retry_event: str = ""
     _retry_args: list[str | int] = []  # noqa: RUF012 (Reflex state field)
+    _pending_form: str = ""  # the form id a `save` posted, to post again after a step-up
 
     async def _reload(self) -> None:
         """What the page re-reads after an action; pages override it."""
@@ -181,6 +182,16 @@ class ActionPageMixin(SessionMixin, mixin=True):
             self.notice = str(exc)
         await self._reload()
         return None
+
+    def _form_answered(self, answer: object) -> None:
+        """The answer to a form the browser posted for `save`: a refusal for want of a fresh second factor
+        opens the dialog (and saves again after it), any other refusal shows in the notice line."""
+        if not isinstance(answer, dict) or answer.get("ok"):
+            return
+        if answer.get("step_up"):
+            self._ask_step_up(str(answer.get("error") or ""), ("save", [self._pending_form]))
+            return
+        self.notice = str(answer.get("error") or "Not saved.")
 
     def _ask_step_up(self, message: str, retry: tuple[str, list[str | int]] | None) -> None:
         self.step_up_open, self.step_up_message, self.step_up_error = True, message, ""

@@ -64,7 +64,6 @@ class SsoState(ActionPageMixin, rx.State):
     can_change: bool = False  # owners; admins see the settings read-only
     redirect_uri: str = ""
     form_key: str = ""  # changes after each load so the uncontrolled form shows the stored values
-    _pending_form: str = ""
 
     @rx.event
     async def open_page(self):  # type: ignore[no-untyped-def]
@@ -97,12 +96,7 @@ class SsoState(ActionPageMixin, rx.State):
 
     @rx.event
     def save_answered(self, answer: dict[str, object]) -> None:
-        if not isinstance(answer, dict) or answer.get("ok"):
-            return
-        if answer.get("step_up"):
-            self._ask_step_up(str(answer.get("error") or ""), ("save", [self._pending_form]))
-            return
-        self.notice = str(answer.get("error") or "Not saved.")
+        self._form_answered(answer)
 
     @rx.event
     async def test_discovery(self):  # type: ignore[no-untyped-def]

@@ -85,7 +85,6 @@ class WhatsAppState(ActionPageMixin, rx.State):
     api_base: str = ""
     webhook_url: str = ""
     form_key: str = ""
-    _pending_form: str = ""
 
     @rx.event
     async def open_page(self):  # type: ignore[no-untyped-def]
@@ -116,12 +115,7 @@ class WhatsAppState(ActionPageMixin, rx.State):
 
     @rx.event
     def save_answered(self, answer: dict[str, object]) -> None:
-        if not isinstance(answer, dict) or answer.get("ok"):
-            return
-        if answer.get("step_up"):
-            self._ask_step_up(str(answer.get("error") or ""), ("save", [self._pending_form]))
-            return
-        self.notice = str(answer.get("error") or "Not saved.")
+        self._form_answered(answer)
 
     @rx.event
     async def test_connection(self, number_id: int):  # type: ignore[no-untyped-def]
