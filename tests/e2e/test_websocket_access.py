@@ -207,6 +207,16 @@ async def board_tab(world: World, cookie: str | None, client_token: str | None =
     return tab
 
 
+async def customer_writes(world: World, text: str, *, seen_by: ReflexSocket) -> None:
+    """Acme's customer sends a WhatsApp message; wait until a tab that should see it does (at most ~10 s)."""
+    post_text(world.url, phone_number_id=world.acme.phone_number_id, app_secret=world.acme.app_secret,
+              wa_id="447700900111", name=world.acme_contact, text=text)
+    for _ in range(50):
+        if text in seen_by.text():
+            return
+        await seen_by.settle(quiet=0.2)
+
+
 async def every_handler(tab: ReflexSocket, world: World) -> None:
     """Send every private handler with the other organisation's ids, one after another, then wait."""
     foreign = world.foreign()
@@ -317,12 +327,7 @@ def test_a_revoked_tab_gets_nothing_more(world: World, kind: str) -> None:
 
         # A push after the revocation reaches the colleague, never the revoked tab.
         news = f"news {secrets.token_hex(5)}"
-        post_text(world.url, phone_number_id=world.acme.phone_number_id, app_secret=world.acme.app_secret,
-                  wa_id="447700900111", name=world.acme_contact, text=news)
-        for _ in range(50):
-            if news in colleague.text():
-                break
-            await colleague.settle(quiet=0.2)
+        await customer_writes(world, news, seen_by=colleague)
         assert news in colleague.text()
         await tab.settle(quiet=1.0)
         assert news not in tab.text(cut)
@@ -403,12 +408,7 @@ def test_the_live_channel_cannot_be_joined_from_outside(world: World) -> None:
         rival = await board_tab(world, world.login(world.globex.users["bob"][1]))
         colleague = await board_tab(world, world.login(world.acme.users["mark"][1]))
         news = f"still live {secrets.token_hex(4)}"
-        post_text(world.url, phone_number_id=world.acme.phone_number_id, app_secret=world.acme.app_secret,
-                  wa_id="447700900111", name=world.acme_contact, text=news)
-        for _ in range(50):
-            if news in colleague.text():
-                break
-            await colleague.settle(quiet=0.2)
+        await customer_writes(world, news, seen_by=colleague)
         assert news in colleague.text() and news not in rival.text()
         for sock in (rival, colleague):
             await sock.close()
