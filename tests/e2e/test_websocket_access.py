@@ -53,7 +53,7 @@ ARGUMENTS: dict[str, Any] = {
     "alert_id": 1, "invitation_id": 1, "message_id": 1, "number_id": 1, "role": "owner", "active": False,
     "form": {"name": "x", "email": "x@example.test", "role": "owner", "confirm_name": "foreign_org"},
     "answer": {"ok": True}, "handle": "a" * 16, "confirm_name": "foreign_org", "form_id": "x", "value": "x",
-    "mode": "text", "delta": 1, "_form": {}, "var_name": "role", "vars": {}, "hashes": [],
+    "mode": "text", "delta": 1, "_form": {}, "var_name": "role", "vars": {}, "hashes": [], "allowed": True,
 }
 # Events that are Reflex's own plumbing, not the app's (the guard sees them like any other).
 REFLEX_OWN = {"setvar", "set_is_hydrated", "hydrate_and_load", "hydrate", "update_vars_internal", "on_load_internal",
