@@ -35,14 +35,16 @@ def bind_tab(db: Session, client_token: str, session_id: str) -> None:
     db.flush()
 
 
-def ended_tabs(db: Session, *, idle: timedelta = IDLE_TIMEOUT) -> list[str]:
-    """Client tokens of tabs whose session has ended, for whatever reason (revoked, expired, idle, deleted)."""
+def ended_tabs(db: Session, *, idle: timedelta = IDLE_TIMEOUT) -> list[tuple[str, str]]:
+    """(client token, ended session id) of tabs whose session has ended, for whatever reason (revoked,
+    expired, idle, deleted)."""
     bound = db.execute(select(LiveTab.client_token, LiveTab.session_id)).all()
     alive = live_session_ids(db, {session_id for _, session_id in bound}, idle=idle)
-    return [token for token, session_id in bound if session_id not in alive]
+    return [(token, session_id) for token, session_id in bound if session_id not in alive]
 
 
-def forget_tabs(db: Session, client_tokens: list[str]) -> None:
-    """Drop the bindings of tabs that were cut off; the caller commits."""
-    if client_tokens:
-        db.execute(delete(LiveTab).where(LiveTab.client_token.in_(client_tokens)))
+def forget_tabs(db: Session, ended: list[tuple[str, str]]) -> None:
+    """Drop the bindings of tabs that were cut off, unless the tab was bound to a new session meanwhile;
+    the caller commits."""
+    for client_token, session_id in ended:
+        db.execute(delete(LiveTab).where(LiveTab.client_token == client_token, LiveTab.session_id == session_id))

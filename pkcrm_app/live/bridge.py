@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 MIN_INTERVAL = 0.05  # seconds between two pushes to the same organisation
 SWEEP_SECONDS = 30.0  # how often tabs of sessions that timed out by themselves are cut off
 
-CutOff = Callable[[Any, str], Awaitable[None]]  # (app, client token): reset the tab and unlink it
+CutOff = Callable[[Any, str, str], Awaitable[None]]  # (app, client token, ended session id): sign the tab out
 
 _loop: asyncio.AbstractEventLoop | None = None
 _app: Any = None
@@ -56,14 +56,14 @@ async def bump(org_id: int, topics: set[str]) -> None:
             live.imports_rev += 1
 
 
-def _ended_tabs() -> list[str]:
+def _ended_tabs() -> list[tuple[str, str]]:
     with get_database().session() as db:
         return ended_tabs(db)
 
 
-def _forget(client_tokens: list[str]) -> None:
+def _forget(ended: list[tuple[str, str]]) -> None:
     with get_database().session() as db:
-        forget_tabs(db, client_tokens)
+        forget_tabs(db, ended)
         db.commit()
 
 
@@ -71,14 +71,14 @@ async def cut_off_ended_tabs() -> int:
     """Reset and unlink every tab whose session ended; returns how many were cut off."""
     if _cut_off is None:
         return 0
-    tokens = await asyncio.to_thread(_ended_tabs)
-    for token in tokens:
+    ended = await asyncio.to_thread(_ended_tabs)
+    for token, session_id in ended:
         try:
-            await _cut_off(_app, token)
+            await _cut_off(_app, token, session_id)
         except Exception:
             log.exception("cutting off tab %s… failed", token[:8])
-    await asyncio.to_thread(_forget, tokens)
-    return len(tokens)
+    await asyncio.to_thread(_forget, ended)
+    return len(ended)
 
 
 async def _sweep_once() -> None:

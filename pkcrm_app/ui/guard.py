@@ -73,23 +73,31 @@ async def _pages_to_check(root: BaseState, event: Event, *, everything: bool) ->
     return pages
 
 
-async def cut_off(root: Any, *, notice: bool, pages: list[Any] | None = None) -> None:
-    """Forget who the tab was signed in as and unlink it from its organisation's live channel."""
-    for page in pages if pages is not None else [await root.get_state(cls) for cls in signed_in_page_states()]:
-        if page._session_key or page._org_id or page.role:
+async def cut_off(root: Any, *, notice: bool, pages: list[Any] | None = None, only_session: str = "") -> None:
+    """Forget who the tab was signed in as and unlink it from its organisation's live channel.
+
+    With `only_session`, only page states bound to that (ended) session are reset, and the tab stays linked
+    when another page of it is already bound to a newer session (signed in again meanwhile)."""
+    if pages is None:
+        pages = [await root.get_state(cls) for cls in signed_in_page_states()]
+    still_signed_in = False
+    for page in pages:
+        if only_session and page._session_key and page._session_key != only_session:
+            still_signed_in = True
+        elif page._session_key or page._org_id or page.role:
             page.reset()
             page.signed_out = notice
-    if OrgLive.get_full_name() in (root._reflex_internal_links or {}):
+    if not still_signed_in and OrgLive.get_full_name() in (root._reflex_internal_links or {}):
         live: Any = await root.get_state(OrgLive)
         await live._unlink()
 
 
-async def cut_off_tab(app: Any, client_token: str) -> None:
+async def cut_off_tab(app: Any, client_token: str, session_id: str) -> None:
     """The live bridge's way to sign out one tab whose session ended (no event of the tab is running)."""
     if not is_client_token(client_token):
         return
     async with app.modify_state(rx.BaseStateToken(ident=client_token, cls=OrgLive)) as root:
-        await cut_off(root, notice=True)
+        await cut_off(root, notice=True, only_session=session_id)
 
 
 class TabGuard(Middleware):
