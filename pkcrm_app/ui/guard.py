@@ -11,7 +11,6 @@ socket gets nothing of what the tab showed.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
@@ -118,7 +117,7 @@ class TabGuard(Middleware):
         if not bound:
             return None
         cookie_key = session_id_for(cookie_token(state.router.headers.cookie))
-        if bound == {cookie_key} and await asyncio.to_thread(live_sessions.check, cookie_key):
+        if bound == {cookie_key} and await live_sessions.alive(cookie_key):
             return None
         log.info("tab %s… cut off: its session ended or this connection carries another cookie", client_token[:8])
         await cut_off(state, notice=False, pages=pages)
