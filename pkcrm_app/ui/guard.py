@@ -11,6 +11,7 @@ socket gets nothing of what the tab showed.
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Any
 
@@ -30,8 +31,10 @@ log = logging.getLogger(__name__)
 HYDRATE_EVENTS = frozenset(f"{rx.State.get_full_name()}.{name}" for name in ("hydrate_and_load", "hydrate"))
 
 
-def signed_in_page_states() -> list[type[BaseState]]:
-    """The page states that hold a signed-in identity (each top-level SessionMixin state of the app)."""
+@functools.cache
+def signed_in_page_states() -> tuple[type[BaseState], ...]:
+    """The page states that hold a signed-in identity (each top-level SessionMixin state of the app; the
+    state tree is fixed once the app is built, so it is walked once)."""
     found: list[type[BaseState]] = []
     pending = list(rx.State.get_substates())
     while pending:
@@ -40,7 +43,7 @@ def signed_in_page_states() -> list[type[BaseState]]:
             found.append(cls)  # its substates (e.g. the reply box under the board) reset with it
         else:
             pending.extend(cls.get_substates())
-    return sorted(found, key=lambda cls: cls.get_full_name())
+    return tuple(sorted(found, key=lambda cls: cls.get_full_name()))
 
 
 def _page_of(cls: type[BaseState]) -> type[BaseState]:
