@@ -1,9 +1,10 @@
 """Whether the session a tab is bound to still lives, cached per process.
 
 Computed vars recomputed by a push (another tab's change, a webhook) have no cookie to resolve, so they ask
-here; the websocket guard asks here about the session behind a socket's cookie. An entry holds the session's own deadline (absolute or idle time-out) and is trusted for at most
-CHECK_SECONDS; every `sessions` event of this process empties the cache before the push that follows it,
-and the process that commits a revocation is the one that recomputes the linked tabs."""
+here; the websocket guard asks here about the session behind a socket's cookie. An entry holds the session's
+own deadline (absolute or idle time-out) and is trusted for at most CHECK_SECONDS; every `sessions` event of
+this process empties the cache before the push that follows it, and the process that commits a revocation
+is the one that recomputes the linked tabs."""
 
 from __future__ import annotations
 
