@@ -2,11 +2,13 @@
 
 import reflex as rx
 
+from pkcrm_app.core.logging import configure_logging
 from pkcrm_app.live import bridge
 from pkcrm_app.routes import build_api
 from pkcrm_app.routes.chat_import import resume_imports
 from pkcrm_app.routes.client_tokens import refuse_foreign_client_tokens
 from pkcrm_app.routes.security_headers import with_security_headers
+from pkcrm_app.settings import get_settings
 from pkcrm_app.ui.guard import TabGuard, cut_off_tab
 from pkcrm_app.ui.pages.account import account_page
 from pkcrm_app.ui.pages.alerts import alerts_page
@@ -43,6 +45,7 @@ from pkcrm_app.ui.states.sso import SsoState
 from pkcrm_app.ui.states.whatsapp_settings import WhatsAppState
 from pkcrm_app.whatsapp import sender_task
 
+configure_logging(get_settings().log_level)
 app = rx.App(api_transformer=[build_api(), with_security_headers, refuse_foreign_client_tokens])
 app.add_middleware(TabGuard(), index=0)  # before every event: the tab must still be its live session
 app.add_page(login_page, route="/login", title="Sign in · PK WhatsApp CRM",

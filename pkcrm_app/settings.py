@@ -21,6 +21,7 @@ class SettingsError(ValueError):
 
 
 LOOPBACK_NAMES = ("localhost", "127.0.0.1")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 FALSE_WORDS = frozenset({"0", "false", "no", "off"})
 
@@ -43,6 +44,13 @@ def _number(name: str, default: str, kind: type[int] | type[float] = int) -> Any
         return kind(raw)
     except ValueError:
         raise SettingsError(f"{name}={raw!r} is not a {kind.__name__}") from None
+
+
+def _choice(name: str, default: str, allowed: tuple[str, ...]) -> str:
+    raw = _env(name, default).upper()
+    if raw not in allowed:
+        raise SettingsError(f"{name}={raw!r} is not understood: use one of {', '.join(allowed)}")
+    return raw
 
 
 def _is_local_http(url: str) -> bool:
@@ -92,6 +100,8 @@ class Settings:
     outbox_reconcile_seconds: float = field(
         default_factory=lambda: _number("PKCRM_OUTBOX_RECONCILE_SECONDS", "600", float))
     outbox_in_app: bool = field(default_factory=lambda: _flag("PKCRM_OUTBOX_IN_APP", True))
+    # The app's own log lines (sign-in failures, refused codes, cut-off tabs): DEBUG, INFO, WARNING or ERROR.
+    log_level: str = field(default_factory=lambda: _choice("PKCRM_LOG_LEVEL", "INFO", LOG_LEVELS))
 
     def __post_init__(self) -> None:
         # A master key file is invented only for the embedded SQLite run: with a shared database every machine

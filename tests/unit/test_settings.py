@@ -21,7 +21,7 @@ PG_URL = "postgresql://crm:secret@db.internal:5432/crm"
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
     for name in ("PKCRM_SMTP_STARTTLS", "PKCRM_COOKIE_SECURE", "PKCRM_PUBLIC_URL", "PKCRM_SESSION_HOURS",
-                 "DATABASE_URL", "PKCRM_OUTBOX_IN_APP"):
+                 "DATABASE_URL", "PKCRM_OUTBOX_IN_APP", "PKCRM_LOG_LEVEL"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("PKCRM_INSTANCE_DIR", str(tmp_path / "instance"))
     get_settings.cache_clear()
@@ -68,7 +68,7 @@ def test_the_session_cookie_is_secure_by_default_off_this_machine(monkeypatch: p
 
 @pytest.mark.parametrize(("name", "value"), [
     ("PKCRM_COOKIE_SECURE", "maybe"), ("PKCRM_SMTP_STARTTLS", "ture"), ("PKCRM_OUTBOX_IN_APP", "2"),
-    ("PKCRM_SESSION_HOURS", "twelve"), ("PKCRM_SESSION_HOURS", "1.5"),
+    ("PKCRM_SESSION_HOURS", "twelve"), ("PKCRM_SESSION_HOURS", "1.5"), ("PKCRM_LOG_LEVEL", "verbose"),
 ])
 def test_junk_values_refuse_at_start_up_naming_the_variable(monkeypatch: pytest.MonkeyPatch, name: str,
                                                              value: str) -> None:
