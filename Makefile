@@ -45,11 +45,13 @@ simulate: $(VENV)/.runtime
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 typecheck: $(VENV)/.dev
 	$(BIN)/mypy pkcrm_app
 
 test: $(VENV)/.dev chromium
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/mypy pkcrm_app
 	$(BIN)/python -m pytest

@@ -4,14 +4,14 @@ from logging.config import fileConfig
 
 from alembic import context
 from pkcrm_app.core.db import make_engine
-from pkcrm_app.models import Base
+from pkcrm_app.flows.registry import metadata
 from pkcrm_app.settings import get_settings
 
 config = context.config
 if config.config_file_name is not None and not config.attributes.get("skip_logging"):
     fileConfig(config.config_file_name, disable_existing_loggers=False)
 
-target_metadata = Base.metadata
+target_metadata = metadata()
 
 
 def run_migrations_offline() -> None:

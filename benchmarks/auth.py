@@ -26,10 +26,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import select, update
 
-from pkcrm_app.accounts import mfa, mfa_login, service
-from pkcrm_app.accounts.models import MfaFactor, User
-from pkcrm_app.accounts.passwords import verify_password
-from pkcrm_app.accounts.permissions import Permission, Role
+from pkcrm_app.accounts.identity import mfa, mfa_login, service
+from pkcrm_app.accounts.identity.models import MfaFactor, User
+from pkcrm_app.accounts.identity.passwords import verify_password
+from pkcrm_app.core.authz import Permission, Role
 from pkcrm_app.core.crypto import MasterKeys
 from pkcrm_app.core.db import Database
 from pkcrm_app.core.migrate import upgrade_to_head

@@ -27,7 +27,7 @@ from pathlib import Path
 os.environ.setdefault("TQDM_DISABLE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pkcrm_app.whatsapp.chat_export import ExportFile, Kind
+from pkcrm_app.imports.chat_export import ExportFile, Kind
 
 AUTHORS = ["Alice Martin", "Bob", "Carla 🌸", "+49 151 23456789", "Dr. Émile Zola-Dupont"]
 WORDS = ["ok", "price", "delivery", "tomorrow", "thanks", "👍", "invoice", "sample", "colour", "size", "meeting",

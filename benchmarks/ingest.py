@@ -33,11 +33,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import httpx
 from sqlalchemy import func, select
 
-from pkcrm_app.accounts.permissions import Role
+from pkcrm_app.core.authz import Role
 from pkcrm_app.core.db import Database
 from pkcrm_app.core.migrate import upgrade_to_head
+from pkcrm_app.dev.customer_simulator import Customer, conversation_stream, signed_body, text_envelope
 from pkcrm_app.inbox.models import Message
-from pkcrm_app.whatsapp.simulator import Customer, conversation_stream, signed_body, text_envelope
 from tests.conftest import (  # sets PKCRM_MASTER_KEY when unset, as the tests do
     REDIS_TEST_URL,
     create_pg_database,

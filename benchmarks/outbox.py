@@ -21,12 +21,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import update
 
+from pkcrm_app.channels.whatsapp.models import WhatsAppNumber
 from pkcrm_app.core.crypto import MasterKeys
 from pkcrm_app.core.db import Database, set_database
 from pkcrm_app.core.migrate import upgrade_to_head
-from pkcrm_app.whatsapp import outbox
-from pkcrm_app.whatsapp.models import WhatsAppNumber
-from pkcrm_app.whatsapp.sender import Sender
+from pkcrm_app.inbox.outbox import service as outbox
+from pkcrm_app.inbox.outbox.sender import Sender
 from tests.conftest import TEST_MASTER_KEY, create_pg_database, drop_pg_database, postgres_reachable
 from tests.support.outbox import add_lead, client_factory, make_shop, sim_state, simulator
 

@@ -30,10 +30,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import httpx
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
-from pkcrm_app.accounts.permissions import Role
+from pkcrm_app.core.authz import Role
 from pkcrm_app.core.db import Database
 from pkcrm_app.core.migrate import upgrade_to_head
-from pkcrm_app.whatsapp.simulator import Customer, signed_body, text_envelope
+from pkcrm_app.dev.customer_simulator import Customer, signed_body, text_envelope
 from tests.conftest import (  # sets PKCRM_MASTER_KEY when unset, as the tests do
     REDIS_TEST_URL,
     create_pg_database,

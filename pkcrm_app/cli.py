@@ -8,7 +8,10 @@ import sys
 from sqlalchemy import select
 
 from pkcrm_app.core.db import get_database
+from pkcrm_app.core.logging import configure_logging
 from pkcrm_app.core.migrate import upgrade_to_head
+from pkcrm_app.flows import registry
+from pkcrm_app.settings import get_settings
 
 
 def _bar(done: int, total: int) -> None:
@@ -27,7 +30,7 @@ def cmd_migrate(_args: argparse.Namespace) -> None:
 
 
 def cmd_seed_demo(args: argparse.Namespace) -> None:
-    from pkcrm_app.seed.demo import seed_demo
+    from pkcrm_app.dev.demo import seed_demo
 
     with get_database().session() as db:
         result = seed_demo(db, contacts=args.contacts, progress=_bar)
@@ -38,9 +41,9 @@ def cmd_seed_demo(args: argparse.Namespace) -> None:
 
 
 def cmd_simulate(args: argparse.Namespace) -> None:
+    from pkcrm_app.channels.whatsapp.models import WhatsAppNumber
     from pkcrm_app.crm.models import Contact
-    from pkcrm_app.whatsapp.models import WhatsAppNumber
-    from pkcrm_app.whatsapp.simulator import Customer, run
+    from pkcrm_app.dev.customer_simulator import Customer, run
 
     with get_database().session() as db:
         number = db.scalar(select(WhatsAppNumber).where(WhatsAppNumber.phone_number_id == args.phone_number_id))
@@ -58,7 +61,7 @@ def cmd_send_outbox(args: argparse.Namespace) -> None:
     import threading
     import time
 
-    from pkcrm_app.whatsapp.sender import Sender
+    from pkcrm_app.inbox.outbox.sender import Sender
 
     sender = Sender(get_database(), batch_size=args.batch, rate_share=args.rate_share)
     if args.once:
@@ -78,7 +81,7 @@ def cmd_send_outbox(args: argparse.Namespace) -> None:
 
 
 def cmd_cloud_simulator(args: argparse.Namespace) -> None:
-    from pkcrm_app.cloud_simulator.serve import serve
+    from pkcrm_app.dev.cloud_simulator.serve import serve
 
     serve(get_database(), host=args.host, port=args.port, webhook=args.webhook, rate_per_second=args.rate)
 
@@ -108,7 +111,7 @@ def cmd_verify_audit(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from pkcrm_app.seed.demo import DEMO_PHONE_NUMBER_ID
+    from pkcrm_app.dev.demo import DEMO_PHONE_NUMBER_ID
 
     parser = argparse.ArgumentParser(prog="python -m pkcrm_app.cli")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -140,6 +143,8 @@ def main(argv: list[str] | None = None) -> None:
     verify.add_argument("--org", type=int, help="only this organisation's chain (default: every chain)")
     verify.set_defaults(func=cmd_verify_audit)
     args = parser.parse_args(argv)
+    configure_logging(get_settings().log_level)
+    registry.install()
     args.func(args)
 
 

@@ -3,6 +3,8 @@
 import reflex as rx
 
 from pkcrm_app.core.logging import configure_logging
+from pkcrm_app.flows import registry
+from pkcrm_app.inbox.outbox import task as sender_task
 from pkcrm_app.live import bridge
 from pkcrm_app.routes import build_api
 from pkcrm_app.routes.chat_import import resume_imports
@@ -43,9 +45,9 @@ from pkcrm_app.ui.states.reviews import ReviewsState
 from pkcrm_app.ui.states.settings import SettingsState
 from pkcrm_app.ui.states.sso import SsoState
 from pkcrm_app.ui.states.whatsapp_settings import WhatsAppState
-from pkcrm_app.whatsapp import sender_task
 
 configure_logging(get_settings().log_level)
+registry.install()
 app = rx.App(api_transformer=[build_api(), with_security_headers, refuse_foreign_client_tokens])
 app.add_middleware(TabGuard(), index=0)  # before every event: the tab must still be its live session
 app.add_page(login_page, route="/login", title="Sign in · PK WhatsApp CRM",

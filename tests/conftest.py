@@ -11,6 +11,9 @@ TEST_MASTER_KEY = "test:" + "A" * 43  # 32 zero-ish bytes, urlsafe base64; never
 os.environ.setdefault("PKCRM_MASTER_KEY", TEST_MASTER_KEY)
 
 from pkcrm_app.core.crypto import MasterKeys  # noqa: E402
+from pkcrm_app.flows import registry  # noqa: E402
+
+registry.install()  # as the app and the command line do at start-up
 
 PG_ADMIN_URL = os.environ.get("PKCRM_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 REDIS_TEST_URL = os.environ.get("PKCRM_TEST_REDIS", "redis://127.0.0.1:6379/15")

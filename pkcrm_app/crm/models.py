@@ -31,6 +31,12 @@ class Contact(Base):
     name: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
+    def merge_fields(self) -> dict[str, str]:
+        """What a message template's variables can be filled with (names as in a template's variable mapping)."""
+        shown = self.phone_e164 or self.wa_id
+        return {"name": self.name or shown, "first_name": (self.name or "").split(" ")[0] or shown,
+                "phone": self.phone_e164 or f"+{self.wa_id}"}
+
 
 class Pipeline(Base):
     __tablename__ = "pipeline"

@@ -1,24 +1,20 @@
-"""What people do with pipelines and leads: the board and moving leads between stages."""
+"""What people do with pipelines and leads: pipelines, stages, who sees which lead, moving leads."""
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import ColumnElement, func, or_, select, true
 from sqlalchemy.orm import Session
 
-from pkcrm_app.accounts.models import Organisation
-from pkcrm_app.accounts.permissions import Actor, Permission
+from pkcrm_app.accounts.identity.models import Organisation
 from pkcrm_app.audit.service import record
+from pkcrm_app.core.authz import Actor, Permission
 from pkcrm_app.core.db import utcnow
 from pkcrm_app.core.errors import InvalidInput, NotFound
 from pkcrm_app.core.events import DomainEvent, emit_on_commit
-from pkcrm_app.crm.models import Contact, Lead, LeadStageChange, Pipeline, Stage, StageOutcome
-from pkcrm_app.inbox.models import Conversation
+from pkcrm_app.crm.models import Lead, LeadStageChange, Pipeline, Stage, StageOutcome
 
 DEFAULT_STAGES: tuple[tuple[str, StageOutcome], ...] = (
     ("New", StageOutcome.OPEN),
@@ -28,28 +24,6 @@ DEFAULT_STAGES: tuple[tuple[str, StageOutcome], ...] = (
     ("Lost", StageOutcome.LOST),
 )
 CURRENCY_SIGNS = {"USD": "$", "EUR": "€", "GBP": "£", "PKR": "Rs ", "INR": "₹", "AED": "AED "}
-
-
-@dataclass(frozen=True)
-class LeadCard:
-    lead_id: int
-    stage_id: int
-    contact_name: str
-    preview: str
-    last_activity: datetime | None
-    value: Decimal
-    currency: str
-    unread: int
-
-
-@dataclass(frozen=True)
-class BoardColumn:
-    stage_id: int
-    name: str
-    outcome: StageOutcome
-    count: int
-    totals: dict[str, Decimal]
-    cards: list[LeadCard]
 
 
 def format_money(amount: Decimal, currency: str) -> str:
@@ -96,42 +70,11 @@ def visible_leads(db: Session, actor: Actor) -> ColumnElement[bool]:  # noqa: AR
                         Lead.owner_user_id.is_(None))
 
 
-def board(db: Session, actor: Actor, *, cards_per_stage: int = 20) -> list[BoardColumn]:
-    """The default pipeline's columns: counts and totals of all leads, the most recent cards."""
-    actor.require(Permission.BOARD_VIEW)
-    pipeline = default_pipeline(db, actor.org_id)
-    stages = stages_of(db, actor.org_id, pipeline.id)
-    visible = visible_leads(db, actor)
-    counts: dict[int, int] = defaultdict(int)
-    totals: dict[int, dict[str, Decimal]] = defaultdict(dict)
-    for stage_id, currency, count, total in db.execute(
-        select(Lead.stage_id, Lead.currency, func.count(), func.coalesce(func.sum(Lead.value), 0))
-        .where(visible, Lead.pipeline_id == pipeline.id)
-        .group_by(Lead.stage_id, Lead.currency)
-    ):
-        counts[stage_id] += count
-        totals[stage_id][currency] = Decimal(total)
-    activity = func.coalesce(Conversation.last_message_at, Lead.created_at)
-    rank = func.row_number().over(partition_by=Lead.stage_id, order_by=(activity.desc(), Lead.id.desc()))
-    ranked = (
-        select(Lead.id.label("lead_id"), Lead.stage_id, Lead.value, Lead.currency, Contact.name, Contact.phone_e164,
-               Conversation.last_message_preview, Conversation.unread_count, activity.label("activity"),
-               rank.label("rank"))
-        .join(Contact, Contact.id == Lead.contact_id)
-        .outerjoin(Conversation, (Conversation.contact_id == Lead.contact_id)
-                   & (Conversation.org_id == Lead.org_id))
-        .where(visible, Lead.pipeline_id == pipeline.id)
-        .subquery()
-    )
-    cards: dict[int, list[LeadCard]] = defaultdict(list)
-    for row in db.execute(select(ranked).where(ranked.c.rank <= cards_per_stage)
-                          .order_by(ranked.c.stage_id, ranked.c.rank)):
-        cards[row.stage_id].append(LeadCard(
-            lead_id=row.lead_id, stage_id=row.stage_id, contact_name=row.name or row.phone_e164 or "Unknown",
-            preview=row.last_message_preview or "", last_activity=row.activity, value=row.value,
-            currency=row.currency, unread=row.unread_count or 0))
-    return [BoardColumn(stage_id=stage.id, name=stage.name, outcome=stage.outcome, count=counts[stage.id],
-                        totals=totals[stage.id], cards=cards[stage.id]) for stage in stages]
+def lead_reach(db: Session, actor: Actor) -> tuple[int, int]:
+    """(leads this member sees, leads of the organisation), for an access review's 'what they can reach'."""
+    total = db.scalar(select(func.count()).select_from(Lead).where(Lead.org_id == actor.org_id)) or 0
+    visible = db.scalar(select(func.count()).select_from(Lead).where(visible_leads(db, actor))) or 0
+    return visible, total
 
 
 def get_lead(db: Session, actor: Actor, lead_id: int) -> Lead:

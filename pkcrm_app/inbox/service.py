@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from pkcrm_app.accounts.permissions import Actor, Permission
+from pkcrm_app.core.authz import Actor, Permission
 from pkcrm_app.core.events import DomainEvent, emit_on_commit
 from pkcrm_app.crm.models import Contact, Stage
 from pkcrm_app.crm.service import get_lead

@@ -19,7 +19,7 @@ from typing import Any
 
 import reflex as rx
 
-from pkcrm_app.accounts.tabs import ended_tabs, forget_tabs
+from pkcrm_app.accounts.identity.tabs import ended_tabs, forget_tabs
 from pkcrm_app.core import events
 from pkcrm_app.core.db import get_database
 from pkcrm_app.core.events import DomainEvent

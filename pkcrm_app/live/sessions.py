@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from pkcrm_app.accounts.service import session_deadline
+from pkcrm_app.accounts.identity.service import session_deadline
 from pkcrm_app.core.db import get_database, utcnow
 
 CHECK_SECONDS = 10.0

@@ -10,12 +10,13 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
 
-from pkcrm_app.accounts.permissions import Actor, Permission
-from pkcrm_app.accounts.service import SessionInfo, resolve_session
-from pkcrm_app.audit.alerts import note_export
-from pkcrm_app.audit.browse import AuditFilter, export_csv
+from pkcrm_app.accounts.identity.cookies import SESSION_COOKIE
+from pkcrm_app.accounts.identity.service import SessionInfo, resolve_session
+from pkcrm_app.accounts.security.alerts import note_export
+from pkcrm_app.accounts.security.audit_log import AuditFilter, export_csv
+from pkcrm_app.core.authz import Actor, Permission
 from pkcrm_app.core.db import get_database
-from pkcrm_app.routes.auth import SESSION_COOKIE, client_ip
+from pkcrm_app.routes.auth import client_ip
 
 
 def _resolve(token: str | None) -> SessionInfo | None:

@@ -12,7 +12,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 
-from pkcrm_app.accounts import known_devices, service
+from pkcrm_app.accounts.identity import known_devices, service
+from pkcrm_app.accounts.identity.cookies import DEVICE_COOKIE, SESSION_COOKIE
 from pkcrm_app.core.db import get_database
 from pkcrm_app.core.errors import AuthenticationFailed, LoginThrottled
 from pkcrm_app.routes.forms import read_form
@@ -20,10 +21,7 @@ from pkcrm_app.settings import get_settings
 
 log = logging.getLogger("pkcrm.auth")
 T = TypeVar("T")
-SESSION_COOKIE = "pkcrm_session"
-# The known-device tokens of the people who signed in on this browser (accounts/known_devices.py); only the
-# sign-in routes under /auth read it.
-DEVICE_COOKIE = "pkcrm_device"
+# The known-device cookie (accounts/identity/known_devices.py) is read only by the sign-in routes under /auth.
 DEVICE_COOKIE_PATH = "/auth"
 
 

@@ -20,14 +20,15 @@ from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
-from pkcrm_app.accounts.permissions import Actor, Permission
-from pkcrm_app.accounts.service import resolve_session
+from pkcrm_app.accounts.identity.cookies import SESSION_COOKIE
+from pkcrm_app.accounts.identity.service import resolve_session
+from pkcrm_app.core.authz import Actor, Permission
 from pkcrm_app.core.db import get_database
 from pkcrm_app.core.errors import DomainError
-from pkcrm_app.routes.auth import SESSION_COOKIE, client_ip, cross_site_refused, follow, same_origin
+from pkcrm_app.imports.importer import resume_jobs, run_in_background, start_import
+from pkcrm_app.routes.auth import client_ip, cross_site_refused, follow, same_origin
 from pkcrm_app.routes.forms import FORM_OVERHEAD, BodyTooLarge, read_form
 from pkcrm_app.settings import get_settings
-from pkcrm_app.whatsapp.chat_import import resume_jobs, run_in_background, start_import
 
 log = logging.getLogger(__name__)
 

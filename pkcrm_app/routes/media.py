@@ -8,12 +8,12 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
-from pkcrm_app.accounts.permissions import Actor
-from pkcrm_app.accounts.service import resolve_session
+from pkcrm_app.accounts.identity.cookies import SESSION_COOKIE
+from pkcrm_app.accounts.identity.service import resolve_session
+from pkcrm_app.core.authz import Actor
 from pkcrm_app.core.db import get_database
 from pkcrm_app.core.errors import DomainError
-from pkcrm_app.routes.auth import SESSION_COOKIE
-from pkcrm_app.whatsapp.media_access import MediaFile, open_media
+from pkcrm_app.inbox.media.access import MediaFile, open_media
 
 INLINE_KINDS = {"image", "video", "audio", "sticker"}
 

@@ -13,25 +13,17 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
-from pkcrm_app.accounts import mfa_login, mfa_reset, recovery, second_factor
-from pkcrm_app.accounts.service import resolve_session
+from pkcrm_app.accounts.identity import mfa_login, mfa_reset, recovery, second_factor
+from pkcrm_app.accounts.identity.cookies import MFA_RESET_COOKIE, SESSION_COOKIE
+from pkcrm_app.accounts.identity.service import resolve_session
 from pkcrm_app.core.errors import AuthenticationFailed, DomainError, StepUpRequired
-from pkcrm_app.routes.auth import (
-    SESSION_COOKIE,
-    client_ip,
-    cross_site_refused,
-    follow,
-    same_origin,
-    start_session,
-    with_database,
-)
+from pkcrm_app.routes.auth import client_ip, cross_site_refused, follow, same_origin, start_session, with_database
 from pkcrm_app.routes.forms import read_form
 from pkcrm_app.routes.onboarding import _link_cookie
 from pkcrm_app.settings import get_settings
 
 log = logging.getLogger("pkcrm.auth")
 NO_STORE = {"Cache-Control": "no-store"}
-MFA_RESET_COOKIE = "pkcrm_mfa_reset"  # the emailed reset link's token, between its first hop and the confirmation
 
 
 async def _form_code(request: Request) -> str:

@@ -24,27 +24,24 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from pkcrm_app.accounts import invitations, outcomes, profile, recovery, service, signup
-from pkcrm_app.accounts.models import Membership, User
+from pkcrm_app.accounts.identity import outcomes, profile, recovery, service
+from pkcrm_app.accounts.identity.cookies import (
+    BROWSER_COOKIE,
+    INVITE_COOKIE,
+    RESET_COOKIE,
+    SESSION_COOKIE,
+    SIGNUP_COOKIE,
+)
+from pkcrm_app.accounts.identity.models import Membership, User
+from pkcrm_app.accounts.organisations import invitations, signup
 from pkcrm_app.core.errors import DomainError, InvalidInput
 from pkcrm_app.core.mail import MailError
-from pkcrm_app.routes.auth import (
-    SESSION_COOKIE,
-    client_ip,
-    cross_site_refused,
-    follow,
-    same_origin,
-    start_session,
-    with_database,
-)
+from pkcrm_app.flows import signup as signup_flow
+from pkcrm_app.routes.auth import client_ip, cross_site_refused, follow, same_origin, start_session, with_database
 from pkcrm_app.routes.forms import read_form
 from pkcrm_app.settings import get_settings
 
 log = logging.getLogger("pkcrm.onboarding")
-SIGNUP_COOKIE = "pkcrm_signup"
-INVITE_COOKIE = "pkcrm_invite"
-RESET_COOKIE = "pkcrm_reset"
-BROWSER_COOKIE = "pkcrm_browser"  # the asking browser's random mark, bound to the links it asked for
 LINK_COOKIE_SECONDS = 30 * 60
 BROWSER_COOKIE_SECONDS = int(signup.SIGNUP_TTL.total_seconds())  # as long as the longest link it binds
 BROWSER_MARK = re.compile(r"[A-Za-z0-9_-]{43}")
@@ -128,9 +125,9 @@ async def confirm_signup_route(request: Request) -> Response:
     """The confirmation page's button: create the organisation of the link in the cookie and sign its owner in."""
 
     def confirm(db: Session, token: str | None, form: FormData) -> service.OpenedSession:
-        done = signup.confirm_sign_up(db, token, browser=_browser(request),
-                                      confirmed_email=_form_text(form, "confirmed_email"), ip=client_ip(request),
-                                      device=request.headers.get("user-agent", ""))
+        done = signup_flow.confirm_sign_up(db, token, browser=_browser(request),
+                                           confirmed_email=_form_text(form, "confirmed_email"), ip=client_ip(request),
+                                           device=request.headers.get("user-agent", ""))
         return _open(db, request, done.user, done.membership, "sign-up", form)
 
     return await _finish_link(request, SIGNUP_COOKIE, "/signup/confirm", confirm)

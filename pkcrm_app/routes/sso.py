@@ -15,26 +15,19 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from pkcrm_app.accounts import outcomes
-from pkcrm_app.accounts import service as accounts
-from pkcrm_app.accounts.sso import links as sso_links
-from pkcrm_app.accounts.sso import login as sso_login
-from pkcrm_app.accounts.sso import service as sso_service
+from pkcrm_app.accounts.identity import outcomes
+from pkcrm_app.accounts.identity import service as accounts
+from pkcrm_app.accounts.identity.cookies import SESSION_COOKIE, STATE_COOKIE
+from pkcrm_app.accounts.identity.sso import links as sso_links
+from pkcrm_app.accounts.identity.sso import login as sso_login
+from pkcrm_app.accounts.identity.sso import service as sso_service
 from pkcrm_app.core.db import get_database
 from pkcrm_app.core.errors import AuthenticationFailed, DomainError, PermissionDenied, StepUpRequired
-from pkcrm_app.routes.auth import (
-    SESSION_COOKIE,
-    client_ip,
-    cross_site_refused,
-    follow,
-    same_origin,
-    start_session,
-)
+from pkcrm_app.routes.auth import client_ip, cross_site_refused, follow, same_origin, start_session
 from pkcrm_app.routes.forms import read_form
 from pkcrm_app.settings import get_settings
 
 log = logging.getLogger("pkcrm.sso")
-STATE_COOKIE = "pkcrm_sso_state"
 STATE_COOKIE_PATH = "/auth/sso"
 FAILED = "/login?error=sso"
 PROFILE = "/profile"

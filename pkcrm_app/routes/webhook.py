@@ -12,20 +12,20 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
-from pkcrm_app.core.db import get_database
-from pkcrm_app.routes.auth import client_ip
-from pkcrm_app.settings import get_settings
-from pkcrm_app.whatsapp.ingest import ingest
-from pkcrm_app.whatsapp.media_jobs import download_now
-from pkcrm_app.whatsapp.numbers import NumberDirectory, NumberSecrets
-from pkcrm_app.whatsapp.receipts import reconcile as reconcile_receipts
-from pkcrm_app.whatsapp.webhook import (
+from pkcrm_app.channels.whatsapp.numbers import NumberDirectory, NumberSecrets
+from pkcrm_app.channels.whatsapp.webhook import (
     ChangeBatch,
     WebhookFormatError,
     addressees,
     parse_envelope,
     signature_matches,
 )
+from pkcrm_app.core.db import get_database
+from pkcrm_app.inbox.inbound import ingest
+from pkcrm_app.inbox.media.downloads import download_now
+from pkcrm_app.inbox.outbox.receipts import reconcile as reconcile_receipts
+from pkcrm_app.routes.auth import client_ip
+from pkcrm_app.settings import get_settings
 
 log = logging.getLogger("pkcrm.webhook")
 

@@ -10,13 +10,16 @@ from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from pkcrm_app.accounts import service as accounts
+from pkcrm_app.accounts.identity import service as accounts
+from pkcrm_app.accounts.identity.cookies import SESSION_COOKIE
+from pkcrm_app.channels.whatsapp import connection
 from pkcrm_app.core.db import get_database
 from pkcrm_app.core.errors import DomainError, InvalidInput, NotFound, PermissionDenied, StepUpRequired
-from pkcrm_app.routes.auth import SESSION_COOKIE, client_ip, cross_site_refused, same_origin
+from pkcrm_app.inbox.outbox import files as outbound_media
+from pkcrm_app.inbox.outbox import service as outbox
+from pkcrm_app.routes.auth import client_ip, cross_site_refused, same_origin
 from pkcrm_app.routes.forms import FORM_OVERHEAD, BodyTooLarge, read_form
 from pkcrm_app.routes.webhook import number_directory
-from pkcrm_app.whatsapp import connection, outbound_media, outbox
 
 log = logging.getLogger("pkcrm.whatsapp")
 NO_STORE = {"Cache-Control": "no-store"}

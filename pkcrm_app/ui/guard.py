@@ -20,7 +20,7 @@ from reflex.event import Event
 from reflex.middleware.middleware import Middleware
 from reflex.state import BaseState, StateUpdate
 
-from pkcrm_app.accounts.models import session_id_for
+from pkcrm_app.accounts.identity.models import session_id_for
 from pkcrm_app.live import sessions as live_sessions
 from pkcrm_app.live.state import OrgLive
 from pkcrm_app.live.tokens import is_client_token

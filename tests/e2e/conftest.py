@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pkcrm_app.accounts.permissions import Role
+from pkcrm_app.core.authz import Role
 from pkcrm_app.core.crypto import MasterKeys
 from pkcrm_app.core.db import Database
 from pkcrm_app.core.migrate import upgrade_to_head

@@ -14,9 +14,10 @@ import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 from sqlalchemy import select, update
 
-from pkcrm_app.accounts import mfa, organisation_settings
-from pkcrm_app.accounts.models import AuthSession, Membership, MfaFactor, Organisation
-from pkcrm_app.accounts.permissions import Role
+from pkcrm_app.accounts.identity import mfa
+from pkcrm_app.accounts.identity.models import AuthSession, Membership, MfaFactor, Organisation
+from pkcrm_app.accounts.organisations import settings as organisation_settings
+from pkcrm_app.core.authz import Role
 from pkcrm_app.core.crypto import MasterKeys
 from pkcrm_app.core.db import Database, utcnow
 from pkcrm_app.core.migrate import upgrade_to_head

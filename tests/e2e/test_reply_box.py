@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from pkcrm_app.cloud_simulator.state import SimulatorState
+from pkcrm_app.channels.whatsapp import templates
 from pkcrm_app.core.crypto import MasterKeys
 from pkcrm_app.core.db import Database, utcnow
 from pkcrm_app.core.migrate import upgrade_to_head
-from pkcrm_app.whatsapp import templates
+from pkcrm_app.dev.cloud_simulator.state import SimulatorState
 from tests.e2e.conftest import ARTIFACTS
 from tests.e2e.test_live_board import LIVE, signed_in_tab
 from tests.support.app_server import AppServer

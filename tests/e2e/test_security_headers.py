@@ -12,8 +12,8 @@ import websockets
 from playwright.sync_api import Browser, Page, sync_playwright
 from websockets.sync.client import connect
 
-from pkcrm_app.accounts.permissions import Role
-from pkcrm_app.accounts.service import add_member, create_user
+from pkcrm_app.accounts.identity.service import add_member, create_user
+from pkcrm_app.core.authz import Role
 from pkcrm_app.core.crypto import MasterKeys
 from pkcrm_app.core.db import Database
 from tests.e2e.conftest import ARTIFACTS, LiveApp

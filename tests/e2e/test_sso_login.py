@@ -22,12 +22,12 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from sqlalchemy import select, update
 
-from pkcrm_app.accounts import mfa
-from pkcrm_app.accounts.models import AuthSession
-from pkcrm_app.accounts.permissions import Actor, Role
-from pkcrm_app.accounts.sso import service as sso
-from pkcrm_app.accounts.sso.models import SsoLink
+from pkcrm_app.accounts.identity import mfa
+from pkcrm_app.accounts.identity.models import AuthSession
+from pkcrm_app.accounts.identity.sso import service as sso
+from pkcrm_app.accounts.identity.sso.models import SsoLink
 from pkcrm_app.audit.models import AuditEvent
+from pkcrm_app.core.authz import Actor, Role
 from pkcrm_app.core.crypto import MasterKeys
 from pkcrm_app.core.db import Database, utcnow
 from pkcrm_app.core.migrate import upgrade_to_head

@@ -24,13 +24,13 @@ import reflex as rx
 from sqlalchemy import select, text, update
 
 import pkcrm_app.pkcrm_app  # noqa: F401  (registers every state of the app)
-from pkcrm_app.accounts.models import AuthSession, session_id_for
-from pkcrm_app.accounts.permissions import Role
+from pkcrm_app.accounts.identity.cookies import SESSION_COOKIE
+from pkcrm_app.accounts.identity.models import AuthSession, session_id_for
+from pkcrm_app.core.authz import Role
 from pkcrm_app.core.crypto import MasterKeys
 from pkcrm_app.core.db import Database, utcnow
 from pkcrm_app.crm.models import Lead, Stage
 from pkcrm_app.live.state import OrgLive, link_token
-from pkcrm_app.routes.auth import SESSION_COOKIE
 from pkcrm_app.ui.states.board import BoardState
 from pkcrm_app.ui.states.members import MembersState
 from pkcrm_app.ui.states.session import SessionMixin

@@ -16,7 +16,7 @@ from starlette.testclient import TestClient
 
 from pkcrm_app.core.db import Database, set_database
 from pkcrm_app.core.migrate import upgrade_to_head
-from pkcrm_app.models import Base
+from pkcrm_app.flows.registry import metadata
 from pkcrm_app.routes import build_api
 from pkcrm_app.routes.webhook import number_directory
 from tests.conftest import create_pg_database, drop_pg_database, postgres_reachable
@@ -42,7 +42,7 @@ def migrated_postgres_url() -> Iterator[str]:
 def empty_postgres(url: str) -> None:
     import psycopg
 
-    tables = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
+    tables = ", ".join(f'"{table.name}"' for table in metadata().sorted_tables)
     with psycopg.connect(url.replace("+psycopg", ""), autocommit=True) as conn:
         conn.execute(f"TRUNCATE TABLE {tables} RESTART IDENTITY CASCADE")
 

@@ -2,7 +2,7 @@
 and on a foreign organisation's, allowed or refused as ROLE_PERMISSIONS says, with nothing of the foreign
 organisation leaked or changed.
 
-It is generated: the service actions are discovered by walking pkcrm_app.{accounts,crm,inbox,audit,whatsapp}
+It is generated: the service actions are discovered by walking the domain packages (DOMAINS below)
 (every public function taking `actor` among its first two parameters) and the routes are read from
 build_api(). A new service action or route without an entry in ACTIONS or ROUTES fails
 `test_every_service_action_is_in_the_matrix` / `test_every_route_is_in_the_matrix`: add its entry here.
@@ -28,50 +28,51 @@ from sqlalchemy.orm import Session
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from pkcrm_app.accounts import (
-    invitations,
-    members,
-    mfa,
-    organisation_deletion,
-    organisation_settings,
-    profile,
-    reviews,
-    second_factor,
-    sessions,
+from pkcrm_app.accounts.identity import mfa, profile, second_factor, sessions
+from pkcrm_app.accounts.identity.cookies import (
+    INVITE_COOKIE,
+    MFA_RESET_COOKIE,
+    RESET_COOKIE,
+    SESSION_COOKIE,
+    SIGNUP_COOKIE,
 )
-from pkcrm_app.accounts.mfa import code_at
-from pkcrm_app.accounts.mfa_reset import FactorReset
-from pkcrm_app.accounts.models import AuthSession, Membership, MfaFactor, Organisation, session_id_for
-from pkcrm_app.accounts.onboarding_models import PasswordReset
-from pkcrm_app.accounts.permissions import ROLE_PERMISSIONS, Actor, Permission, Role
-from pkcrm_app.accounts.sso import links as sso_links
-from pkcrm_app.accounts.sso import oidc
-from pkcrm_app.accounts.sso import service as sso
-from pkcrm_app.accounts.sso.models import SsoLoginAttempt
-from pkcrm_app.audit import alerts, browse
+from pkcrm_app.accounts.identity.mfa import code_at
+from pkcrm_app.accounts.identity.mfa_reset import FactorReset
+from pkcrm_app.accounts.identity.models import AuthSession, Membership, MfaFactor, Organisation, session_id_for
+from pkcrm_app.accounts.identity.sso import links as sso_links
+from pkcrm_app.accounts.identity.sso import oidc
+from pkcrm_app.accounts.identity.sso import service as sso
+from pkcrm_app.accounts.identity.sso.models import SsoLoginAttempt
+from pkcrm_app.accounts.organisations import invitations, members, reviews
+from pkcrm_app.accounts.organisations import settings as organisation_settings
+from pkcrm_app.accounts.organisations.onboarding_models import PasswordReset
+from pkcrm_app.accounts.security import alerts
+from pkcrm_app.accounts.security import audit_log as browse
 from pkcrm_app.audit.models import AuditEvent
+from pkcrm_app.channels.whatsapp import connection as wa_connection
+from pkcrm_app.channels.whatsapp import templates as wa_templates
+from pkcrm_app.channels.whatsapp.models import WhatsAppNumber
+from pkcrm_app.channels.whatsapp.template_models import MessageTemplate
+from pkcrm_app.core.authz import ROLE_PERMISSIONS, Actor, Permission, Role
 from pkcrm_app.core.crypto import MasterKeys
 from pkcrm_app.core.db import Database, get_database, set_database, utcnow
 from pkcrm_app.core.errors import InvalidInput, NotFound, PermissionDenied, StepUpRequired
 from pkcrm_app.crm import service as crm
 from pkcrm_app.crm.models import Lead
+from pkcrm_app.flows import organisation_deletion
+from pkcrm_app.imports import importer as chat_import
+from pkcrm_app.imports import people as chat_import_people
+from pkcrm_app.imports.models import ChatImportJob, ImportState
+from pkcrm_app.inbox import board as board_model
 from pkcrm_app.inbox import service as inbox
+from pkcrm_app.inbox.media import access as media_access
+from pkcrm_app.inbox.media.downloads import media_path, write_encrypted
 from pkcrm_app.inbox.models import MediaState, Message, MessageMedia
+from pkcrm_app.inbox.outbox import service as wa_outbox
+from pkcrm_app.inbox.outbox.models import OutboxItem, OutboxState
 from pkcrm_app.routes import build_api
-from pkcrm_app.routes.auth import SESSION_COOKIE
-from pkcrm_app.routes.mfa import MFA_RESET_COOKIE
-from pkcrm_app.routes.onboarding import INVITE_COOKIE, RESET_COOKIE, SIGNUP_COOKIE
 from pkcrm_app.routes.webhook import number_directory
 from pkcrm_app.settings import get_settings
-from pkcrm_app.whatsapp import chat_import, chat_import_people, media_access
-from pkcrm_app.whatsapp import connection as wa_connection
-from pkcrm_app.whatsapp import outbox as wa_outbox
-from pkcrm_app.whatsapp import templates as wa_templates
-from pkcrm_app.whatsapp.import_models import ChatImportJob, ImportState
-from pkcrm_app.whatsapp.media_jobs import media_path, write_encrypted
-from pkcrm_app.whatsapp.models import WhatsAppNumber
-from pkcrm_app.whatsapp.outbox_models import OutboxItem, OutboxState
-from pkcrm_app.whatsapp.template_models import MessageTemplate
 from tests.conftest import TEST_MASTER_KEY
 from tests.integration.conftest import empty_postgres
 from tests.support.world import (
@@ -89,7 +90,7 @@ from tests.support.world import (
     text_of,
 )
 
-DOMAINS = ("accounts", "crm", "inbox", "audit", "whatsapp")
+DOMAINS = ("core", "audit", "channels", "accounts", "crm", "inbox", "imports", "flows")
 REFUSALS = (NotFound, PermissionDenied, InvalidInput)
 
 
@@ -166,90 +167,94 @@ def _stored_media(db: Session, side: Side) -> int:
 MEMBERS, SETTINGS, INTEGRATIONS, AUDIT = (Permission.MEMBERS_MANAGE, Permission.SETTINGS_MANAGE,
                                           Permission.INTEGRATIONS_MANAGE, Permission.AUDIT_VIEW)
 ACTIONS: dict[str, Action] = {
-    "accounts.invitations.invite": Action(MEMBERS, lambda db, a, s: invitations.invite(
+    "accounts.organisations.invitations.invite": Action(MEMBERS, lambda db, a, s: invitations.invite(
         db, a, f"newcomer@{s.slug}.test", Role.AGENT)),
-    "accounts.invitations.list_pending": Action(MEMBERS, lambda db, a, s: invitations.list_pending(db, a),
+    "accounts.organisations.invitations.list_pending": Action(MEMBERS, lambda db, a, s: invitations.list_pending(db, a),
                                                 shows=lambda s: s.invitation_email),
-    "accounts.invitations.resend": Action(MEMBERS, lambda db, a, s: invitations.resend(db, a, s.invitation_id),
-                                          (lambda db, a, s: invitations.resend(db, a, s.invitation_id),)),
-    "accounts.invitations.revoke": Action(MEMBERS, lambda db, a, s: invitations.revoke(db, a, s.invitation_id),
-                                          (lambda db, a, s: invitations.revoke(db, a, s.invitation_id),)),
-    "accounts.members.change_role": Action(
+    "accounts.organisations.invitations.resend": Action(
+        MEMBERS, lambda db, a, s: invitations.resend(db, a, s.invitation_id),
+        (lambda db, a, s: invitations.resend(db, a, s.invitation_id),)),
+    "accounts.organisations.invitations.revoke": Action(
+        MEMBERS, lambda db, a, s: invitations.revoke(db, a, s.invitation_id),
+        (lambda db, a, s: invitations.revoke(db, a, s.invitation_id),)),
+    "accounts.organisations.members.change_role": Action(
         MEMBERS, lambda db, a, s: members.change_role(db, a, s.users["spare"], Role.MANAGER),
         (lambda db, a, s: members.change_role(db, a, s.users["spare"], Role.MANAGER),), step_up=True),
-    "accounts.members.list_members": Action(MEMBERS, lambda db, a, s: members.list_members(db, a),
+    "accounts.organisations.members.list_members": Action(MEMBERS, lambda db, a, s: members.list_members(db, a),
                                             shows=lambda s: s.emails["spare"]),
-    "accounts.members.set_member_active": Action(
+    "accounts.organisations.members.set_member_active": Action(
         MEMBERS, lambda db, a, s: members.set_member_active(db, a, s.users["spare"], active=False),
         (lambda db, a, s: members.set_member_active(db, a, s.users["spare"], active=False),)),
-    "accounts.organisation_settings.read_settings": Action(
+    "accounts.organisations.settings.read_settings": Action(
         SETTINGS, lambda db, a, s: organisation_settings.read_settings(db, a), shows=lambda s: s.org_name),
-    "accounts.organisation_settings.update_settings": Action(
+    "accounts.organisations.settings.update_settings": Action(
         SETTINGS, lambda db, a, s: organisation_settings.update_settings(db, a, _settings(s))),
-    "accounts.organisation_deletion.delete_organisation": Action(
+    "flows.organisation_deletion.delete_organisation": Action(
         Permission.ORGANISATION_DELETE,
         lambda db, a, s: organisation_deletion.delete_organisation(db, a, confirm_name=s.org_name),
         (lambda db, a, s: organisation_deletion.delete_organisation(db, a, confirm_name=s.org_name),),
         step_up=True),
-    "accounts.profile.change_password": Action(ANY_MEMBER, lambda db, a, s: profile.change_password(
+    "accounts.identity.profile.change_password": Action(ANY_MEMBER, lambda db, a, s: profile.change_password(
         db, a, current=PASSWORD, new="a brand new passphrase", current_token=s.tokens[me(a)])),
-    "accounts.profile.get_profile": Action(ANY_MEMBER, lambda db, a, s: profile.get_profile(db, a),
+    "accounts.identity.profile.get_profile": Action(ANY_MEMBER, lambda db, a, s: profile.get_profile(db, a),
                                            shows=lambda s: s.brand),
-    "accounts.profile.update_profile": Action(ANY_MEMBER, lambda db, a, s: profile.update_profile(
+    "accounts.identity.profile.update_profile": Action(ANY_MEMBER, lambda db, a, s: profile.update_profile(
         db, a, name="Renamed Person", phone="+92 300 1234567", language="ur", time_zone="Asia/Karachi")),
-    "accounts.reviews.complete_review": Action(
+    "accounts.organisations.reviews.complete_review": Action(
         MEMBERS, lambda db, a, s: reviews.complete_review(db, a, s.decided_review_id),
         (lambda db, a, s: reviews.complete_review(db, a, s.decided_review_id),), shows=lambda s: s.emails["spare"]),
-    "accounts.reviews.decide": Action(
+    "accounts.organisations.reviews.decide": Action(
         MEMBERS, lambda db, a, s: reviews.decide(db, a, s.review_id, s.users["spare"], "keep"),
         (lambda db, a, s: reviews.decide(db, a, s.review_id, s.users["spare"], "keep"),
          lambda db, a, s: reviews.decide(db, a, s.peer.review_id, s.users["spare"], "keep")),
         shows=lambda s: s.emails["spare"]),
-    "accounts.reviews.get_review": Action(MEMBERS, lambda db, a, s: reviews.get_review(db, a, s.review_id),
-                                          (lambda db, a, s: reviews.get_review(db, a, s.review_id),),
+    "accounts.organisations.reviews.get_review": Action(
+        MEMBERS, lambda db, a, s: reviews.get_review(db, a, s.review_id),
+        (lambda db, a, s: reviews.get_review(db, a, s.review_id),),
                                           shows=lambda s: s.emails["spare"]),
-    "accounts.reviews.list_reviews": Action(MEMBERS, lambda db, a, s: reviews.list_reviews(db, a)),
-    "accounts.reviews.open_review": Action(MEMBERS, lambda db, a, s: reviews.open_review(db, a),
+    "accounts.organisations.reviews.list_reviews": Action(MEMBERS, lambda db, a, s: reviews.list_reviews(db, a)),
+    "accounts.organisations.reviews.open_review": Action(MEMBERS, lambda db, a, s: reviews.open_review(db, a),
                                            shows=lambda s: s.emails["spare"]),
-    "accounts.reviews.start_review": Action(MEMBERS, lambda db, a, s: reviews.start_review(db, a),
+    "accounts.organisations.reviews.start_review": Action(MEMBERS, lambda db, a, s: reviews.start_review(db, a),
                                             shows=lambda s: s.emails["spare"]),
-    "accounts.second_factor.new_recovery_codes": Action(
+    "accounts.identity.second_factor.new_recovery_codes": Action(
         ANY_MEMBER, lambda db, a, s: second_factor.new_recovery_codes(db, a), step_up=True),
-    "accounts.second_factor.own_status": Action(ANY_MEMBER, lambda db, a, s: second_factor.own_status(db, a)),
-    "accounts.second_factor.reset_member_factor": Action(
+    "accounts.identity.second_factor.own_status": Action(ANY_MEMBER, lambda db, a, s: second_factor.own_status(db, a)),
+    "accounts.identity.second_factor.reset_member_factor": Action(
         MEMBERS, lambda db, a, s: second_factor.reset_member_factor(db, a, s.users["spare"]),
         (lambda db, a, s: second_factor.reset_member_factor(db, a, s.users["spare"]),), step_up=True),
-    "accounts.second_factor.turn_off_own_factor": Action(
+    "accounts.identity.second_factor.turn_off_own_factor": Action(
         ANY_MEMBER, lambda db, a, s: second_factor.turn_off_own_factor(db, a), step_up=True),
-    "accounts.sessions.end_member_sessions": Action(
+    "accounts.identity.sessions.end_member_sessions": Action(
         MEMBERS, lambda db, a, s: sessions.end_member_sessions(db, a, s.users["spare"]),
         (lambda db, a, s: sessions.end_member_sessions(db, a, s.users["spare"]),)),
-    "accounts.sessions.end_other_sessions": Action(
+    "accounts.identity.sessions.end_other_sessions": Action(
         ANY_MEMBER, lambda db, a, s: sessions.end_other_sessions(db, a, s.tokens[me(a)])),
-    "accounts.sessions.end_session": Action(
+    "accounts.identity.sessions.end_session": Action(
         ANY_MEMBER, lambda db, a, s: sessions.end_session(db, a, s.handles[me(a)]),
         (lambda db, a, s: sessions.end_session(db, a, s.handles["owner"]),
          lambda db, a, s: sessions.end_session(db, a, s.peer.handles["spare"]))),  # a colleague's session
-    "accounts.sessions.my_sessions": Action(ANY_MEMBER, lambda db, a, s: sessions.my_sessions(db, a, s.tokens[me(a)]),
-                                            shows=lambda s: "Chrome"),
-    "accounts.sso.links.begin_link": Action(ANY_MEMBER, lambda db, a, s: sso_links.begin_link(
+    "accounts.identity.sessions.my_sessions": Action(
+        ANY_MEMBER, lambda db, a, s: sessions.my_sessions(db, a, s.tokens[me(a)]),
+        shows=lambda s: "Chrome"),
+    "accounts.identity.sso.links.begin_link": Action(ANY_MEMBER, lambda db, a, s: sso_links.begin_link(
         db, a, password=PASSWORD, session_token=s.tokens[me(a)], redirect_uri="http://testserver/auth/sso/callback",
         provider_for=fake_discover), shows=lambda s: s.issuer),
-    "accounts.sso.links.my_link": Action(ANY_MEMBER, lambda db, a, s: sso_links.my_link(db, a)),
-    "accounts.sso.links.own_link": Action(ANY_MEMBER, lambda db, a, s: sso_links.own_link(db, a)),
-    "accounts.sso.service.check_discovery": Action(
+    "accounts.identity.sso.links.my_link": Action(ANY_MEMBER, lambda db, a, s: sso_links.my_link(db, a)),
+    "accounts.identity.sso.links.own_link": Action(ANY_MEMBER, lambda db, a, s: sso_links.own_link(db, a)),
+    "accounts.identity.sso.service.check_discovery": Action(
         INTEGRATIONS, lambda db, a, s: sso.check_discovery(db, a, discover=fake_discover), shows=lambda s: s.issuer),
     # Whoever picks the provider picks who can be signed in: owners only, with a fresh second factor.
-    "accounts.sso.service.configure": Action(Permission.SSO_MANAGE, lambda db, a, s: sso.configure(
+    "accounts.identity.sso.service.configure": Action(Permission.SSO_MANAGE, lambda db, a, s: sso.configure(
         db, a, issuer=s.issuer, client_id=f"{s.slug}-client-2", enabled=True, discover=fake_discover),
         shows=lambda s: s.issuer, step_up=True),
-    "accounts.sso.service.disable": Action(Permission.SSO_MANAGE, lambda db, a, s: sso.disable(db, a),
+    "accounts.identity.sso.service.disable": Action(Permission.SSO_MANAGE, lambda db, a, s: sso.disable(db, a),
                                            shows=lambda s: s.issuer, step_up=True),
-    "accounts.sso.service.get_settings": Action(INTEGRATIONS, lambda db, a, s: sso.get_settings(db, a),
+    "accounts.identity.sso.service.get_settings": Action(INTEGRATIONS, lambda db, a, s: sso.get_settings(db, a),
                                                 shows=lambda s: s.issuer),
-    "accounts.sso.service.set_owner_sign_in": Action(
+    "accounts.identity.sso.service.set_owner_sign_in": Action(
         Permission.SSO_MANAGE, lambda db, a, s: sso.set_owner_sign_in(db, a, allowed=True), step_up=True),
-    "crm.service.board": Action(Permission.BOARD_VIEW, lambda db, a, s: crm.board(db, a),
+    "inbox.board.board": Action(Permission.BOARD_VIEW, lambda db, a, s: board_model.board(db, a),
                                 shows=lambda s: s.contact_names[0]),
     "crm.service.get_lead": Action(ANY_MEMBER, lambda db, a, s: crm.get_lead(db, a, s.leads["own"]),
                                    (lambda db, a, s: crm.get_lead(db, a, s.leads["unassigned"]),),
@@ -262,7 +267,7 @@ ACTIONS: dict[str, Action] = {
     "inbox.service.lead_thread": Action(
         Permission.CONVERSATION_VIEW, lambda db, a, s: inbox.lead_thread(db, a, s.leads["own"]),
         (lambda db, a, s: inbox.lead_thread(db, a, s.leads["own"]),), shows=lambda s: f"Hello {s.brand}"),
-    "whatsapp.media_access.open_media": Action(
+    "inbox.media.access.open_media": Action(
         Permission.CONVERSATION_VIEW,
         lambda db, a, s: media_access.open_media(db, a, _stored_media(db, s)).data.decode(),
         (lambda db, a, s: media_access.open_media(db, a, _stored_media(db, s)),),
@@ -271,12 +276,12 @@ ACTIONS: dict[str, Action] = {
                                       lambda db, a, s: inbox.mark_read(db, a, s.leads["own"]),
                                       (lambda db, a, s: inbox.mark_read(db, a, s.leads["own"]),)),
     # Security alerts are for whoever may see the audit log or manage members: the same roles as AUDIT_VIEW.
-    "audit.alerts.acknowledge": Action(AUDIT, lambda db, a, s: alerts.acknowledge(db, a, s.alert_id),
+    "accounts.security.alerts.acknowledge": Action(AUDIT, lambda db, a, s: alerts.acknowledge(db, a, s.alert_id),
                                        (lambda db, a, s: alerts.acknowledge(db, a, s.alert_id),)),
-    "audit.alerts.list_alerts": Action(AUDIT, lambda db, a, s: alerts.list_alerts(db, a),
+    "accounts.security.alerts.list_alerts": Action(AUDIT, lambda db, a, s: alerts.list_alerts(db, a),
                                        shows=lambda s: s.alert_message),
-    "audit.alerts.unacknowledged_count": Action(AUDIT, lambda db, a, s: alerts.unacknowledged_count(db, a)),
-    "audit.browse.export_csv": Action(AUDIT, _export, step_up=True, shows=lambda s: s.invitation_email),
+    "accounts.security.alerts.unacknowledged_count": Action(AUDIT, lambda db, a, s: alerts.unacknowledged_count(db, a)),
+    "accounts.security.audit_log.export_csv": Action(AUDIT, _export, step_up=True, shows=lambda s: s.invitation_email),
     "audit.browse.list_events": Action(AUDIT, lambda db, a, s: browse.list_events(db, a, browse.AuditFilter()),
                                        shows=lambda s: s.invitation_email),
 }
@@ -328,45 +333,45 @@ def _save_number(db: Session, actor: Actor, side: Side, **secrets: str) -> objec
 
 
 ACTIONS.update({
-    "whatsapp.connection.list_numbers": Action(
+    "channels.whatsapp.connection.list_numbers": Action(
         INTEGRATIONS, lambda db, a, s: wa_connection.list_numbers(db, a), shows=lambda s: s.phone_number_id),
-    "whatsapp.connection.get_number": Action(
+    "channels.whatsapp.connection.get_number": Action(
         INTEGRATIONS, lambda db, a, s: wa_connection.get_number(db, a, _number_id(db, s)).phone_number_id,
         (lambda db, a, s: wa_connection.get_number(db, a, _number_id(db, s)),), shows=lambda s: s.phone_number_id),
-    "whatsapp.connection.save_number": Action(
+    "channels.whatsapp.connection.save_number": Action(
         INTEGRATIONS, lambda db, a, s: _save_number(db, a, s, access_token="a-new-access-token-1234"),
         (lambda db, a, s: _save_number(db, a, s, access_token="a-new-access-token-1234"),), step_up=True),
-    "whatsapp.connection.check_connection": Action(
+    "channels.whatsapp.connection.check_connection": Action(
         INTEGRATIONS, lambda db, a, s: wa_connection.check_connection(db, a, _number_id(db, s)),
         (lambda db, a, s: wa_connection.check_connection(db, a, _number_id(db, s)),)),
-    "whatsapp.templates.list_templates": Action(
+    "channels.whatsapp.templates.list_templates": Action(
         Permission.CONVERSATION_VIEW, lambda db, a, s: (_template_id(db, s), wa_templates.list_templates(db, a)),
         shows=lambda s: f"offer_{s.slug}"),
-    "whatsapp.templates.get_template": Action(
+    "channels.whatsapp.templates.get_template": Action(
         Permission.CONVERSATION_VIEW, lambda db, a, s: wa_templates.get_template(db, a, _template_id(db, s)).name,
         (lambda db, a, s: wa_templates.get_template(db, a, _template_id(db, s)),), shows=lambda s: f"offer_{s.slug}"),
-    "whatsapp.templates.define_template": Action(
+    "channels.whatsapp.templates.define_template": Action(
         INTEGRATIONS, lambda db, a, s: wa_templates.define_template(db, a, name="greeting", language="en_US",
-                                                                    body="Hello {{1}}")),
-    "whatsapp.templates.sync_templates": Action(
+        body="Hello {{1}}")),
+    "channels.whatsapp.templates.sync_templates": Action(
         INTEGRATIONS, _sync,
         (lambda db, a, s: wa_templates.sync_templates(db, a, _number_id(db, s),
                                                       client_factory=lambda _t: _CloudTemplates()),)),
-    "whatsapp.outbox.conversation_window": Action(
+    "inbox.outbox.service.conversation_window": Action(
         Permission.CONVERSATION_VIEW, lambda db, a, s: wa_outbox.conversation_window(db, a, s.leads["own"]),
         (lambda db, a, s: wa_outbox.conversation_window(db, a, s.leads["own"]),)),
-    "whatsapp.outbox.send_text": Action(
+    "inbox.outbox.service.send_text": Action(
         Permission.CONVERSATION_VIEW, lambda db, a, s: wa_outbox.send_text(db, a, s.leads["own"], "Thanks!").body,
         (lambda db, a, s: wa_outbox.send_text(db, a, s.leads["own"], "Thanks!"),)),
-    "whatsapp.outbox.send_buttons": Action(
+    "inbox.outbox.service.send_buttons": Action(
         Permission.CONVERSATION_VIEW,
         lambda db, a, s: wa_outbox.send_buttons(db, a, s.leads["own"], "Deliver?", ["Yes", "No"]).body,
         (lambda db, a, s: wa_outbox.send_buttons(db, a, s.leads["own"], "Deliver?", ["Yes", "No"]),)),
-    "whatsapp.outbox.send_template": Action(
+    "inbox.outbox.service.send_template": Action(
         Permission.CONVERSATION_VIEW,
         lambda db, a, s: wa_outbox.send_template(db, a, s.leads["own"], _template_id(db, s)).body,
         (lambda db, a, s: wa_outbox.send_template(db, a, s.leads["own"], _template_id(db, s)),)),
-    "whatsapp.outbox.resend": Action(
+    "inbox.outbox.service.resend": Action(
         Permission.CONVERSATION_VIEW,
         lambda db, a, s: wa_outbox.resend(db, a, s.leads["own"], _failed_send(db, a, s)).body,
         (lambda db, a, s: wa_outbox.resend(db, a, s.leads["own"], _message_id(db, s)),
@@ -393,21 +398,21 @@ def _review_job(db: Session, actor: Actor, side: Side) -> int:
 
 
 ACTIONS.update({
-    "whatsapp.chat_import.start_import": Action(
+    "imports.importer.start_import": Action(
         Permission.CONVERSATION_VIEW, lambda db, a, s: chat_import.start_import(
             db, a, spool_path=Path("/nonexistent/upload"), filename=f"{s.brand}.txt", size=1).filename,
         shows=lambda s: f"{s.brand}.txt"),
-    "whatsapp.chat_import.recent_jobs": Action(
+    "imports.importer.recent_jobs": Action(
         Permission.CONVERSATION_VIEW, lambda db, a, s: [j.filename for j in chat_import.recent_jobs(db, a)]),
-    "whatsapp.chat_import_people.cast_for": Action(Permission.CONVERSATION_VIEW, _cast,
+    "imports.people.cast_for": Action(Permission.CONVERSATION_VIEW, _cast,
                                                    shows=lambda s: f"Customer of {s.brand}"),
-    "whatsapp.chat_import_people.propose_members": Action(
+    "imports.people.propose_members": Action(
         Permission.CONVERSATION_VIEW, lambda db, a, s: chat_import_people.propose_members(
             db, a, authors={name: 1 for name in s.names.values()}, my_name=None)),
-    "whatsapp.chat_import.team_names": Action(
+    "imports.importer.team_names": Action(
         Permission.CONVERSATION_VIEW,
         lambda db, a, s: chat_import.team_names(db, a, [*s.users.values(), *s.peer.users.values()])),
-    "whatsapp.chat_import.confirm_authors": Action(
+    "imports.importer.confirm_authors": Action(
         Permission.CONVERSATION_VIEW,
         lambda db, a, s: chat_import.confirm_authors(db, a, _review_job(db, a, s), accepted_keys=set()).filename,
         (lambda db, a, s: chat_import.confirm_authors(db, a, _review_job(db, a, s), accepted_keys=set()),),
@@ -521,7 +526,7 @@ def test_agents_see_only_their_own_and_unassigned_leads(ctx: Context) -> None:
     own = ctx.world.own
     with ctx.database.session() as db:
         for role in ROLES:
-            shown = {card.lead_id for column in crm.board(db, own.actor(role)) for card in column.cards}
+            shown = {card.lead_id for column in board_model.board(db, own.actor(role)) for card in column.cards}
             mine = {own.leads["own"], own.leads["unassigned"]}
             assert shown == (mine if role == Role.AGENT else set(own.leads.values())), role
         agent, colleagues = own.actor(Role.AGENT), own.leads["colleague"]

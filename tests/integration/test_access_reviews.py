@@ -10,11 +10,12 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from pkcrm_app.accounts import members, reviews, service
-from pkcrm_app.accounts.models import Membership, MfaFactor, Organisation
-from pkcrm_app.accounts.permissions import Role
-from pkcrm_app.accounts.review_models import AccessReview, ReviewDecision
-from pkcrm_app.audit.browse import AuditFilter, list_events
+from pkcrm_app.accounts.identity import service
+from pkcrm_app.accounts.identity.models import Membership, MfaFactor, Organisation
+from pkcrm_app.accounts.organisations import members, reviews
+from pkcrm_app.accounts.organisations.review_models import AccessReview, ReviewDecision
+from pkcrm_app.accounts.security.audit_log import AuditFilter, list_events
+from pkcrm_app.core.authz import Role
 from pkcrm_app.core.db import utcnow
 from pkcrm_app.core.errors import InvalidInput, PermissionDenied, StepUpRequired
 from pkcrm_app.crm import service as crm

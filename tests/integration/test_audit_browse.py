@@ -9,11 +9,11 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import update
 
-from pkcrm_app.accounts import mfa
-from pkcrm_app.accounts.models import AuthSession
-from pkcrm_app.accounts.permissions import Role
-from pkcrm_app.audit.browse import AuditFilter, list_events
+from pkcrm_app.accounts.identity import mfa
+from pkcrm_app.accounts.identity.models import AuthSession
+from pkcrm_app.accounts.security.audit_log import AuditFilter, list_events
 from pkcrm_app.audit.service import record
+from pkcrm_app.core.authz import Role
 from pkcrm_app.core.db import Database, utcnow
 from pkcrm_app.core.errors import PermissionDenied
 from tests.support.data import PASSWORD, OrgFixture, make_org
@@ -90,7 +90,7 @@ def test_csv_export_needs_an_admin_session_and_is_audited(api, database, orgs) -
 def test_csv_cells_that_start_like_a_formula_are_written_as_text(database, orgs) -> None:  # type: ignore[no-untyped-def]
     from dataclasses import replace
 
-    from pkcrm_app.audit.browse import export_csv
+    from pkcrm_app.accounts.security.audit_log import export_csv
 
     acme, _ = orgs
     hostile = ["=HYPERLINK(\"https://evil.example\",\"open\")", "+1+2", "-2+3", "@SUM(A1)", "\tcmd", "\r=1+1"]

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select, text, update
 from sqlalchemy.exc import DBAPIError
 
-from pkcrm_app.accounts.service import create_organisation
+from pkcrm_app.accounts.identity.service import create_organisation
 from pkcrm_app.audit.chain import GENESIS_HASH
 from pkcrm_app.audit.models import AuditEvent, AuditLogIsAppendOnly
 from pkcrm_app.audit.service import Mismatch, acting_from, record, verify_chain

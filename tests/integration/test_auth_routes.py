@@ -8,11 +8,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from pkcrm_app.accounts.models import AuthSession, Membership, User
-from pkcrm_app.accounts.permissions import Role
-from pkcrm_app.accounts.service import resolve_session
+from pkcrm_app.accounts.identity.cookies import SESSION_COOKIE
+from pkcrm_app.accounts.identity.models import AuthSession, Membership, User
+from pkcrm_app.accounts.identity.service import resolve_session
+from pkcrm_app.core.authz import Role
 from pkcrm_app.core.db import utcnow
-from pkcrm_app.routes.auth import SESSION_COOKIE
 from tests.support.data import PASSWORD, make_org
 
 

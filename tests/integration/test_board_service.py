@@ -8,12 +8,13 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from pkcrm_app.accounts.permissions import Actor, Role
 from pkcrm_app.audit.models import AuditEvent
+from pkcrm_app.core.authz import Actor, Role
 from pkcrm_app.core.errors import InvalidInput, NotFound
 from pkcrm_app.core.events import DomainEvent, subscribe, unsubscribe
 from pkcrm_app.crm.models import Contact, Lead, LeadStageChange
-from pkcrm_app.crm.service import board, get_lead, move_lead, open_leads_for_contacts
+from pkcrm_app.crm.service import get_lead, move_lead, open_leads_for_contacts
+from pkcrm_app.inbox.board import board
 from pkcrm_app.inbox.service import lead_thread
 from tests.support.data import make_org
 

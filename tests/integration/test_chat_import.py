@@ -13,20 +13,20 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from pkcrm_app.accounts.models import User
-from pkcrm_app.accounts.permissions import Actor, Role
+from pkcrm_app.accounts.identity.models import User
+from pkcrm_app.core.authz import Actor, Role
 from pkcrm_app.core.db import Database, utcnow
 from pkcrm_app.core.errors import InvalidInput, NotFound
 from pkcrm_app.crm.models import Contact, Lead
 from pkcrm_app.crm.service import open_leads_for_contacts
+from pkcrm_app.imports.importer import confirm_authors, proposed_members, recent_jobs, run_job, start_import
+from pkcrm_app.imports.models import ChatImportJob, ImportState
+from pkcrm_app.imports.people import proposal_key
+from pkcrm_app.inbox.media.access import open_media
 from pkcrm_app.inbox.models import Conversation, Direction, Message, MessageMedia
 from pkcrm_app.inbox.service import lead_thread
 from pkcrm_app.routes.chat_import import spool_dir
 from pkcrm_app.settings import get_settings
-from pkcrm_app.whatsapp.chat_import import confirm_authors, proposed_members, recent_jobs, run_job, start_import
-from pkcrm_app.whatsapp.chat_import_people import proposal_key
-from pkcrm_app.whatsapp.import_models import ChatImportJob, ImportState
-from pkcrm_app.whatsapp.media_access import open_media
 from tests.support.data import PASSWORD, SHARED_DATA, OrgFixture, make_org
 
 OWN = Path(__file__).resolve().parents[1] / "fixtures" / "chat_exports"
@@ -278,7 +278,7 @@ def test_upload_route_checks_origin_session_and_size_then_runs_the_job(database,
 
 
 def test_an_interrupted_import_is_completed_by_importing_again_without_duplicates(database, acme, monkeypatch) -> None:
-    from pkcrm_app.whatsapp import chat_import
+    from pkcrm_app.imports import importer as chat_import
 
     monkeypatch.setattr(chat_import, "BATCH", 2)
     real, calls = chat_import._store_batch, []
@@ -301,7 +301,7 @@ def test_an_interrupted_import_is_completed_by_importing_again_without_duplicate
 def test_a_job_whose_worker_died_is_resumed_at_start_up(database, acme) -> None:
     from datetime import timedelta
 
-    from pkcrm_app.whatsapp.chat_import import STALE, resume_jobs
+    from pkcrm_app.imports.importer import STALE, resume_jobs
 
     spooled = spool_dir() / "interrupted.upload"
     shutil.copyfile(OWN / "german_dotted.txt", spooled)

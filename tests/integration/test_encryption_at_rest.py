@@ -8,11 +8,11 @@ from pathlib import Path
 from sqlalchemy import event, select, text
 from sqlalchemy.exc import OperationalError
 
-from pkcrm_app.accounts.service import create_organisation
+from pkcrm_app.accounts.identity.service import create_organisation
+from pkcrm_app.channels.whatsapp.numbers import register_number
 from pkcrm_app.core.db import Database
+from pkcrm_app.flows.registry import metadata
 from pkcrm_app.inbox.models import Conversation, Message
-from pkcrm_app.models import Base
-from pkcrm_app.whatsapp.numbers import register_number
 from tests.support.data import make_org
 from tests.support.webhooks import change, envelope, post_signed, text_message
 
@@ -32,7 +32,7 @@ def raw_postgres_text(database: Database) -> str:
     """Every row of every table as PostgreSQL prints it (bytea as hex), read without the ORM."""
     with database.engine.connect() as conn:
         return "\n".join(
-            row for table in Base.metadata.sorted_tables
+            row for table in metadata().sorted_tables
             for row in conn.execute(text(f'SELECT t::text FROM "{table.name}" t')).scalars()
         )
 

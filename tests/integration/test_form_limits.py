@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from pkcrm_app.accounts.permissions import Role
+from pkcrm_app.core.authz import Role
+from pkcrm_app.imports.models import ChatImportJob, ImportState
+from pkcrm_app.inbox.outbox import files as outbound_media
 from pkcrm_app.routes.chat_import import spool_dir
 from pkcrm_app.routes.forms import FORM_MAX_BYTES
 from pkcrm_app.settings import get_settings
-from pkcrm_app.whatsapp import outbound_media
-from pkcrm_app.whatsapp.import_models import ChatImportJob, ImportState
 from tests.support.data import PASSWORD, make_org
 
 ROUTES = Path(__file__).resolve().parents[2] / "pkcrm_app" / "routes"

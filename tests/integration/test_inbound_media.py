@@ -16,20 +16,20 @@ import pytest
 import uvicorn
 from sqlalchemy import select, update
 
-from pkcrm_app.accounts.permissions import Role
-from pkcrm_app.accounts.second_factor import MfaState
-from pkcrm_app.accounts.service import new_session_row
+from pkcrm_app.accounts.identity.cookies import SESSION_COOKIE
+from pkcrm_app.accounts.identity.second_factor import MfaState
+from pkcrm_app.accounts.identity.service import new_session_row
+from pkcrm_app.channels.whatsapp.models import WhatsAppNumber
+from pkcrm_app.channels.whatsapp.webhook import parse_envelope, sign
+from pkcrm_app.core.authz import Role
 from pkcrm_app.crm.models import Lead
+from pkcrm_app.inbox.inbound import ingest
+from pkcrm_app.inbox.media.downloads import download_now, media_path
 from pkcrm_app.inbox.models import MediaState, Message, MessageMedia
 from pkcrm_app.inbox.service import lead_thread
 from pkcrm_app.routes import build_api
-from pkcrm_app.routes.auth import SESSION_COOKIE
 from pkcrm_app.routes.webhook import number_directory
 from pkcrm_app.settings import get_settings
-from pkcrm_app.whatsapp.ingest import ingest
-from pkcrm_app.whatsapp.media_jobs import download_now, media_path
-from pkcrm_app.whatsapp.models import WhatsAppNumber
-from pkcrm_app.whatsapp.webhook import parse_envelope, sign
 from tests.support.data import OrgFixture, make_org
 from tests.support.fake_media_api import TOKEN, FakeFile, FakeMediaApi, free_port, running_media_api
 from tests.support.webhooks import change, envelope, post_signed

@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from pkcrm_app.accounts.permissions import Role
+from pkcrm_app.core.authz import Role
 from pkcrm_app.crm.models import Lead
+from pkcrm_app.inbox import inbound as ingest_module
 from pkcrm_app.inbox.models import Message
 from pkcrm_app.inbox.service import MessageView, lead_thread
-from pkcrm_app.whatsapp import ingest as ingest_module
 from tests.support.data import OrgFixture, make_org
 from tests.support.webhooks import change, envelope, post_signed, text_message
 
@@ -99,7 +99,7 @@ def test_one_message_failing_to_store_does_not_lose_the_others(api, database, ac
 
 
 def test_fields_other_than_messages_are_acknowledged_and_logged(api, database, acme, caplog) -> None:
-    with caplog.at_level(logging.INFO, logger="pkcrm_app.whatsapp.webhook"):
+    with caplog.at_level(logging.INFO, logger="pkcrm_app.channels.whatsapp.webhook"):
         response = post_signed(api, envelope(change(acme.phone_number_id, field="account_update"),
                                              change(acme.phone_number_id, field="calls")), acme.app_secret)
     assert response.status_code == 200 and response.json()["stored"] == 0

@@ -9,11 +9,11 @@ from collections.abc import Callable
 import httpx
 import pytest
 
+from pkcrm_app.channels.whatsapp import connection, templates
+from pkcrm_app.channels.whatsapp.client import CloudClient
+from pkcrm_app.channels.whatsapp.media import MediaError, fetch
 from pkcrm_app.core.errors import InvalidInput
 from pkcrm_app.ui.states.whatsapp_settings import cloud_api_label
-from pkcrm_app.whatsapp import connection, templates
-from pkcrm_app.whatsapp.cloud_client import CloudClient
-from pkcrm_app.whatsapp.media import MediaError, fetch
 from tests.support.outbox import make_shop
 
 INTERNAL = "http://10.20.30.40:8443"

@@ -7,16 +7,15 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import select
 
-from pkcrm_app.accounts import invitations
-from pkcrm_app.accounts.models import Membership, User
-from pkcrm_app.accounts.onboarding_models import Invitation
-from pkcrm_app.accounts.permissions import Role
-from pkcrm_app.accounts.service import resolve_session
+from pkcrm_app.accounts.identity.cookies import INVITE_COOKIE, SESSION_COOKIE
+from pkcrm_app.accounts.identity.models import Membership, User
+from pkcrm_app.accounts.identity.service import resolve_session
+from pkcrm_app.accounts.organisations import invitations
+from pkcrm_app.accounts.organisations.onboarding_models import Invitation
 from pkcrm_app.audit.models import AuditEvent
+from pkcrm_app.core.authz import Role
 from pkcrm_app.core.db import utcnow
 from pkcrm_app.core.errors import InvalidInput, PermissionDenied
-from pkcrm_app.routes.auth import SESSION_COOKIE
-from pkcrm_app.routes.onboarding import INVITE_COOKIE
 from tests.support.data import PASSWORD, OrgFixture, make_org
 from tests.support.smtp import Mailbox, running_mailbox
 

@@ -12,14 +12,20 @@ import pytest
 from sqlalchemy import func, select
 from starlette.testclient import TestClient
 
-from pkcrm_app.accounts import invitations, outcomes, recovery, signup
-from pkcrm_app.accounts.models import Organisation, User
-from pkcrm_app.accounts.passwords import verify_password
-from pkcrm_app.accounts.permissions import Role
-from pkcrm_app.accounts.service import resolve_session
+from pkcrm_app.accounts.identity import outcomes, recovery
+from pkcrm_app.accounts.identity.cookies import (
+    BROWSER_COOKIE,
+    INVITE_COOKIE,
+    RESET_COOKIE,
+    SESSION_COOKIE,
+    SIGNUP_COOKIE,
+)
+from pkcrm_app.accounts.identity.models import Organisation, User
+from pkcrm_app.accounts.identity.passwords import verify_password
+from pkcrm_app.accounts.identity.service import resolve_session
+from pkcrm_app.accounts.organisations import invitations, signup
+from pkcrm_app.core.authz import Role
 from pkcrm_app.routes import build_api
-from pkcrm_app.routes.auth import SESSION_COOKIE
-from pkcrm_app.routes.onboarding import BROWSER_COOKIE, INVITE_COOKIE, RESET_COOKIE, SIGNUP_COOKIE
 from tests.support.data import PASSWORD, OrgFixture, make_org
 from tests.support.smtp import Mailbox, running_mailbox
 

@@ -7,10 +7,10 @@ from datetime import timedelta
 
 from sqlalchemy import update
 
-from pkcrm_app.accounts import service
-from pkcrm_app.accounts.models import AuthSession, session_id_for
-from pkcrm_app.accounts.permissions import Role
-from pkcrm_app.accounts.tabs import bind_tab, ended_tabs, forget_tabs
+from pkcrm_app.accounts.identity import service
+from pkcrm_app.accounts.identity.models import AuthSession, session_id_for
+from pkcrm_app.accounts.identity.tabs import bind_tab, ended_tabs, forget_tabs
+from pkcrm_app.core.authz import Role
 from pkcrm_app.core.db import utcnow
 from pkcrm_app.live import sessions as live_sessions
 from tests.integration.test_sessions import CHROME_LINUX, sign_in

@@ -11,12 +11,12 @@ from sqlalchemy import select
 from starlette.testclient import TestClient
 
 from pkcrm_app import routes as routes_package
-from pkcrm_app.accounts import service, throttle
-from pkcrm_app.accounts.models import User
-from pkcrm_app.accounts.passwords import hash_password
-from pkcrm_app.accounts.permissions import Role
-from pkcrm_app.accounts.throttle import ACCOUNT_LOCK_AFTER, LoginAttempt, assess, check_password_strength
+from pkcrm_app.accounts.identity import service, throttle
+from pkcrm_app.accounts.identity.models import User
+from pkcrm_app.accounts.identity.passwords import hash_password
+from pkcrm_app.accounts.identity.throttle import ACCOUNT_LOCK_AFTER, LoginAttempt, assess, check_password_strength
 from pkcrm_app.audit.models import AuditEvent
+from pkcrm_app.core.authz import Role
 from pkcrm_app.core.errors import AuthenticationFailed, InvalidInput, LoginThrottled
 from pkcrm_app.routes import auth as auth_routes
 from pkcrm_app.routes import build_api
@@ -155,7 +155,7 @@ def test_a_known_device_gets_its_owner_past_a_lockout_strangers_caused(api, data
 
 
 def test_a_known_device_token_is_signed_per_person_and_ends_with_their_password(database) -> None:  # type: ignore[no-untyped-def]
-    from pkcrm_app.accounts import known_devices  # new in issue 9: imported here so the older tests still run
+    from pkcrm_app.accounts.identity import known_devices  # new in issue 9: imported here so the older tests still run
 
     acme = make_org(database, "acme", "1001", {"alice": Role.AGENT, "bob": Role.AGENT})
     with database.session() as db:

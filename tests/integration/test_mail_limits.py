@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import select, update
 from starlette.testclient import TestClient
 
-from pkcrm_app.accounts.mail_throttle import MAILS_PER_EMAIL, REQUESTS_PER_IP, MailRequest
-from pkcrm_app.accounts.permissions import Role
+from pkcrm_app.accounts.identity.mail_throttle import MAILS_PER_EMAIL, REQUESTS_PER_IP, MailRequest
 from pkcrm_app.audit.models import AuditEvent
+from pkcrm_app.core.authz import Role
 from pkcrm_app.core.db import utcnow
 from pkcrm_app.routes import build_api
 from tests.support.data import make_org

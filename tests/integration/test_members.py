@@ -12,13 +12,15 @@ from sqlalchemy import select
 from starlette.testclient import TestClient
 
 from pkcrm_app import accounts as accounts_package
-from pkcrm_app.accounts import members, mfa, second_factor, service
-from pkcrm_app.accounts.models import User
-from pkcrm_app.accounts.permissions import Actor, Role
-from pkcrm_app.audit import alerts
-from pkcrm_app.audit.alert_models import AlertKind
-from pkcrm_app.audit.browse import AuditFilter, list_events
+from pkcrm_app import flows as flows_package
+from pkcrm_app.accounts.identity import mfa, second_factor, service
+from pkcrm_app.accounts.identity.models import User
+from pkcrm_app.accounts.organisations import members
+from pkcrm_app.accounts.security import alerts
+from pkcrm_app.accounts.security.audit_log import AuditFilter, list_events
+from pkcrm_app.accounts.security.models import AlertKind
 from pkcrm_app.audit.models import AuditEvent
+from pkcrm_app.core.authz import Actor, Role
 from pkcrm_app.core.errors import InvalidInput, NotFound, PermissionDenied
 from pkcrm_app.routes import build_api
 from tests.support.data import PASSWORD, make_org
@@ -198,12 +200,13 @@ def _person_writes(function: ast.FunctionDef) -> tuple[bool, bool]:
 
 
 def test_every_write_to_a_person_is_their_own_or_only_here() -> None:
-    """Finds every function in accounts/ that writes a person's own fields or factor; one acting for an admin on
-    someone else must check that the person belongs to no other organisation (person.require_only_here)."""
-    root = Path(accounts_package.__file__).parent
+    """Finds every function in accounts/ and flows/ that writes a person's own fields or factor; one acting for an
+    admin on someone else must check that the person belongs to no other organisation (person.require_only_here)."""
+    roots = [Path(accounts_package.__file__).parent, Path(flows_package.__file__).parent]
     unguarded, writers = [], set()
-    for path in sorted(root.rglob("*.py")):
-        module = path.relative_to(root).with_suffix("").as_posix().replace("/", ".")
+    for base, path in sorted((r, p) for r in roots for p in r.rglob("*.py")):
+        parts = path.relative_to(base).with_suffix("").parts
+        module = ".".join(parts[1:] if parts[0] in ("identity", "organisations", "security") else parts)
         for function in [n for n in ast.walk(ast.parse(path.read_text())) if isinstance(n, ast.FunctionDef)]:
             writes, own_only = _person_writes(function)
             if not writes:

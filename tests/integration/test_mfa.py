@@ -8,12 +8,12 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select, text
 
-from pkcrm_app.accounts import mfa
-from pkcrm_app.accounts.models import MfaFactor
-from pkcrm_app.accounts.permissions import Role
-from pkcrm_app.accounts.service import add_member, create_user
+from pkcrm_app.accounts.identity import mfa
+from pkcrm_app.accounts.identity.models import MfaFactor
+from pkcrm_app.accounts.identity.service import add_member, create_user
 from pkcrm_app.audit.models import AuditEvent
 from pkcrm_app.audit.service import verify_chain
+from pkcrm_app.core.authz import Role
 from pkcrm_app.core.db import Database
 from pkcrm_app.core.errors import InvalidInput
 from tests.support.data import PASSWORD, make_org

@@ -10,13 +10,15 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from pkcrm_app.accounts import members, mfa, mfa_login, organisation_settings, second_factor, service
-from pkcrm_app.accounts.models import AuthSession, MfaFactor, Organisation, session_id_for
-from pkcrm_app.accounts.permissions import Actor, Role
-from pkcrm_app.audit import alerts
-from pkcrm_app.audit.alert_models import AlertKind
-from pkcrm_app.audit.browse import AuditFilter, export_csv
+from pkcrm_app.accounts.identity import mfa, mfa_login, second_factor, service
+from pkcrm_app.accounts.identity.models import AuthSession, MfaFactor, Organisation, session_id_for
+from pkcrm_app.accounts.organisations import members
+from pkcrm_app.accounts.organisations import settings as organisation_settings
+from pkcrm_app.accounts.security import alerts
+from pkcrm_app.accounts.security.audit_log import AuditFilter, export_csv
+from pkcrm_app.accounts.security.models import AlertKind
 from pkcrm_app.audit.models import AuditEvent
+from pkcrm_app.core.authz import Actor, Role
 from pkcrm_app.core.db import Database, utcnow
 from pkcrm_app.core.errors import AuthenticationFailed, InvalidInput, PermissionDenied, StepUpRequired
 from tests.support.data import PASSWORD, OrgFixture, make_org

@@ -5,18 +5,18 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from pkcrm_app.accounts import service
-from pkcrm_app.accounts.models import Membership, Organisation, User
-from pkcrm_app.accounts.organisation_deletion import delete_organisation
-from pkcrm_app.accounts.permissions import Actor, Role
+from pkcrm_app.accounts.identity import service
+from pkcrm_app.accounts.identity.models import Membership, Organisation, User
 from pkcrm_app.audit.models import AuditEvent
 from pkcrm_app.audit.service import verify_chain
+from pkcrm_app.core.authz import Actor, Role
 from pkcrm_app.core.db import Database
 from pkcrm_app.core.errors import AuthenticationFailed, InvalidInput, PermissionDenied, StepUpRequired
 from pkcrm_app.crm.models import Contact, Lead
+from pkcrm_app.flows.organisation_deletion import delete_organisation
+from pkcrm_app.inbox.media.downloads import org_media_dir
 from pkcrm_app.inbox.models import Message
 from pkcrm_app.settings import get_settings
-from pkcrm_app.whatsapp.media_jobs import org_media_dir
 from tests.support.data import PASSWORD, OrgFixture, make_org
 from tests.support.webhooks import change, envelope, post_signed, text_message
 

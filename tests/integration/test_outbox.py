@@ -9,16 +9,18 @@ import httpx
 import pytest
 from sqlalchemy import func, select, update
 
-from pkcrm_app.cloud_simulator.webhooks import status_envelope
+from pkcrm_app.channels.whatsapp import templates
+from pkcrm_app.channels.whatsapp.client import CloudClient
+from pkcrm_app.channels.whatsapp.models import WhatsAppNumber
 from pkcrm_app.core.db import utcnow
 from pkcrm_app.core.errors import InvalidInput, NotFound
+from pkcrm_app.dev.cloud_simulator.webhooks import status_envelope
 from pkcrm_app.inbox.models import Message, MessageStatus
+from pkcrm_app.inbox.outbox import receipts
+from pkcrm_app.inbox.outbox import service as outbox
+from pkcrm_app.inbox.outbox.models import OutboxItem, OutboxState
+from pkcrm_app.inbox.outbox.sender import RateLimiter, Sender
 from pkcrm_app.inbox.service import lead_thread
-from pkcrm_app.whatsapp import outbox, receipts, templates
-from pkcrm_app.whatsapp.cloud_client import CloudClient
-from pkcrm_app.whatsapp.models import WhatsAppNumber
-from pkcrm_app.whatsapp.outbox_models import OutboxItem, OutboxState
-from pkcrm_app.whatsapp.sender import RateLimiter, Sender
 from tests.support.outbox import add_lead, client_factory, make_shop, sim_state, simulator
 from tests.support.webhooks import change, envelope, post_signed, status
 

@@ -7,14 +7,13 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import select
 
-from pkcrm_app.accounts.models import User
-from pkcrm_app.accounts.onboarding_models import PasswordReset
-from pkcrm_app.accounts.permissions import Role
-from pkcrm_app.accounts.service import resolve_session
+from pkcrm_app.accounts.identity.cookies import RESET_COOKIE, SESSION_COOKIE
+from pkcrm_app.accounts.identity.models import User
+from pkcrm_app.accounts.identity.service import resolve_session
+from pkcrm_app.accounts.organisations.onboarding_models import PasswordReset
 from pkcrm_app.audit.models import AuditEvent
+from pkcrm_app.core.authz import Role
 from pkcrm_app.core.db import utcnow
-from pkcrm_app.routes.auth import SESSION_COOKIE
-from pkcrm_app.routes.onboarding import RESET_COOKIE
 from tests.support.data import PASSWORD, OrgFixture, make_org
 from tests.support.smtp import Mailbox, running_mailbox
 

@@ -9,12 +9,13 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from pkcrm_app.accounts.models import Organisation
-from pkcrm_app.accounts.permissions import Actor, Role
+from pkcrm_app.accounts.identity.models import Organisation
+from pkcrm_app.core.authz import Actor, Role
 from pkcrm_app.core.db import Database
 from pkcrm_app.core.errors import NotFound
 from pkcrm_app.crm import service as crm
 from pkcrm_app.crm.models import Contact, Lead, Stage
+from pkcrm_app.inbox import board as board_model
 from pkcrm_app.inbox import service as inbox
 from tests.support.data import make_org
 
@@ -93,7 +94,7 @@ def test_board_shows_and_counts_only_visible_leads(cast, agents_see_all: bool) -
         db.execute(update(Organisation).where(Organisation.id == acme.org_id).values(agents_see_all=agents_see_all))
     for role in ROLES:
         with database.session() as db:
-            columns = crm.board(db, actors[role])
+            columns = board_model.board(db, actors[role])
         shown = {card.lead_id for column in columns for card in column.cards}
         want = {leads[t] for t in TARGETS if expected(role, t, agents_see_all)}
         assert shown == want, role

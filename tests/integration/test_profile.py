@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from pkcrm_app.accounts import profile
-from pkcrm_app.accounts.permissions import Role
-from pkcrm_app.accounts.service import resolve_session
+from pkcrm_app.accounts.identity import profile
+from pkcrm_app.accounts.identity.cookies import SESSION_COOKIE
+from pkcrm_app.accounts.identity.service import resolve_session
 from pkcrm_app.audit.models import AuditEvent
+from pkcrm_app.core.authz import Role
 from pkcrm_app.core.errors import InvalidInput
-from pkcrm_app.routes.auth import SESSION_COOKIE
 from tests.support.data import PASSWORD, OrgFixture, make_org
 
 NEW_PASSWORD = "kulfi under moonlight"

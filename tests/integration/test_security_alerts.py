@@ -9,14 +9,14 @@ from datetime import timedelta
 
 import pytest
 
-from pkcrm_app.accounts import mfa, service
-from pkcrm_app.accounts.models import AuthSession
-from pkcrm_app.accounts.permissions import Role
-from pkcrm_app.audit import alerts
+from pkcrm_app.accounts.identity import mfa, service
+from pkcrm_app.accounts.identity.models import AuthSession
+from pkcrm_app.accounts.security import alerts
+from pkcrm_app.accounts.security.audit_log import AuditFilter, list_events
+from pkcrm_app.accounts.security.models import AlertKind
 from pkcrm_app.audit import service as audit_service
-from pkcrm_app.audit.alert_models import AlertKind
-from pkcrm_app.audit.browse import AuditFilter, list_events
 from pkcrm_app.audit.service import record
+from pkcrm_app.core.authz import Role
 from pkcrm_app.core.db import Database, utcnow
 from pkcrm_app.core.errors import AuthenticationFailed, NotFound, PermissionDenied
 from pkcrm_app.core.events import DomainEvent, subscribe, unsubscribe
@@ -185,7 +185,7 @@ def test_a_locked_second_factor_alerts_every_organisation_of_the_person_live(dat
         enrolment = mfa.begin_enrolment(db, ann)
         mfa.confirm_enrolment(db, ann, mfa.code_at(enrolment.secret, PAST), now=PAST)
     mailed: list[str] = []
-    monkeypatch.setattr("pkcrm_app.accounts.notices.send_mail", lambda to, subject, text: mailed.append(to))
+    monkeypatch.setattr("pkcrm_app.accounts.identity.notices.send_mail", lambda to, subject, text: mailed.append(to))
     pushed: list[DomainEvent] = []
     subscribe(pushed.extend)
     try:

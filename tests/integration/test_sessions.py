@@ -7,9 +7,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import update
 
-from pkcrm_app.accounts import service, sessions
-from pkcrm_app.accounts.models import AuthSession
-from pkcrm_app.accounts.permissions import Role
+from pkcrm_app.accounts.identity import service, sessions
+from pkcrm_app.accounts.identity.models import AuthSession
+from pkcrm_app.core.authz import Role
 from pkcrm_app.core.db import utcnow
 from pkcrm_app.core.errors import NotFound, PermissionDenied
 from tests.support.data import PASSWORD, make_org

@@ -7,14 +7,13 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import func, select
 
-from pkcrm_app.accounts import signup
-from pkcrm_app.accounts.models import Membership, Organisation, User
-from pkcrm_app.accounts.permissions import Role
-from pkcrm_app.accounts.service import resolve_session
+from pkcrm_app.accounts.identity.cookies import SESSION_COOKIE, SIGNUP_COOKIE
+from pkcrm_app.accounts.identity.models import Membership, Organisation, User
+from pkcrm_app.accounts.identity.service import resolve_session
+from pkcrm_app.accounts.organisations import signup
 from pkcrm_app.audit.models import AuditEvent
+from pkcrm_app.core.authz import Role
 from pkcrm_app.crm.models import Pipeline, Stage
-from pkcrm_app.routes.auth import SESSION_COOKIE
-from pkcrm_app.routes.onboarding import SIGNUP_COOKIE
 from pkcrm_app.ui.states.onboarding import _pending_signup
 from tests.support.data import make_org
 from tests.support.smtp import Mailbox, running_mailbox
@@ -144,7 +143,7 @@ def test_weak_passwords_and_missing_fields_are_refused_before_any_mail(api, data
 
 
 def test_an_expired_or_wrong_link_creates_nothing(api, database, mailbox: Mailbox) -> None:
-    from pkcrm_app.accounts.onboarding_models import SignupRequest
+    from pkcrm_app.accounts.organisations.onboarding_models import SignupRequest
     from pkcrm_app.core.db import utcnow
 
     sign_up(api, "sana@kites.test")

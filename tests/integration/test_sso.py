@@ -24,19 +24,18 @@ import pytest
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from sqlalchemy import select, text, update
 
-from pkcrm_app.accounts import service as accounts
-from pkcrm_app.accounts.models import AuthSession, Membership
-from pkcrm_app.accounts.permissions import Actor, Role
-from pkcrm_app.accounts.sso import login as sso_login
-from pkcrm_app.accounts.sso import models as sso_models
-from pkcrm_app.accounts.sso import oidc
-from pkcrm_app.accounts.sso import service as sso
-from pkcrm_app.accounts.sso.models import SsoConnection, SsoLoginAttempt
+from pkcrm_app.accounts.identity import service as accounts
+from pkcrm_app.accounts.identity.cookies import SESSION_COOKIE, STATE_COOKIE
+from pkcrm_app.accounts.identity.models import AuthSession, Membership
+from pkcrm_app.accounts.identity.sso import login as sso_login
+from pkcrm_app.accounts.identity.sso import models as sso_models
+from pkcrm_app.accounts.identity.sso import oidc
+from pkcrm_app.accounts.identity.sso import service as sso
+from pkcrm_app.accounts.identity.sso.models import SsoConnection, SsoLoginAttempt
 from pkcrm_app.audit.models import AuditEvent
+from pkcrm_app.core.authz import Actor, Role
 from pkcrm_app.core.db import utcnow
 from pkcrm_app.core.errors import InvalidInput, PermissionDenied, StepUpRequired
-from pkcrm_app.routes.auth import SESSION_COOKIE
-from pkcrm_app.routes.sso import STATE_COOKIE
 from pkcrm_app.settings import get_settings
 from tests.support.data import PASSWORD, OrgFixture, make_org
 from tests.support.oidc_provider import DISCOVERY, MockProvider, running_provider

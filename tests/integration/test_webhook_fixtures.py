@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
-from pkcrm_app.accounts.permissions import Actor, Role
+from pkcrm_app.core.authz import Actor, Role
 from pkcrm_app.core.crypto import MasterKeys
 from pkcrm_app.core.db import Database, set_database
 from pkcrm_app.core.migrate import upgrade_to_head

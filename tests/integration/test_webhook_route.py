@@ -7,13 +7,13 @@ import logging
 import pytest
 from sqlalchemy import func, select
 
-from pkcrm_app.accounts.permissions import Role
+from pkcrm_app.channels.whatsapp.numbers import register_number
+from pkcrm_app.core.authz import Role
 from pkcrm_app.crm.models import Contact, Lead, Stage
 from pkcrm_app.crm.service import default_pipeline
 from pkcrm_app.inbox.models import Conversation, Message
 from pkcrm_app.inbox.service import lead_thread
 from pkcrm_app.settings import get_settings
-from pkcrm_app.whatsapp.numbers import register_number
 from tests.support.data import make_org
 from tests.support.webhooks import WEBHOOK_URL, change, envelope, post_signed, text_message
 
@@ -108,7 +108,7 @@ def test_another_orgs_secret_cannot_write_into_this_org(api, database, orgs) -> 
 @pytest.fixture
 def hmac_count(monkeypatch):  # type: ignore[no-untyped-def]
     """How many HMAC-SHA256 signatures of a body the app computes (every check goes through webhook.sign)."""
-    from pkcrm_app.whatsapp import webhook
+    from pkcrm_app.channels.whatsapp import webhook
 
     calls: list[str] = []
     real = webhook.sign
@@ -212,7 +212,7 @@ def test_unsupported_type_is_kept_with_raw_payload(api, database) -> None:
 
 def test_account_level_changes_are_checked_with_their_business_accounts_secret(api, database, orgs,
                                                                               hmac_count) -> None:
-    from pkcrm_app.whatsapp.models import WhatsAppNumber
+    from pkcrm_app.channels.whatsapp.models import WhatsAppNumber
 
     acme, _ = orgs
     with database.session() as db:

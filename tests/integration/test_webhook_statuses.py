@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pkcrm_app.accounts.permissions import Role
+from pkcrm_app.core.authz import Role
 from pkcrm_app.crm.models import Contact
 from pkcrm_app.crm.service import open_leads_for_contacts
 from pkcrm_app.inbox.models import Conversation, Direction, Message, MessageStatus

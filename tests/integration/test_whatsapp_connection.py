@@ -6,12 +6,12 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select, text, update
 
-from pkcrm_app.accounts.models import AuthSession
+from pkcrm_app.accounts.identity.models import AuthSession
 from pkcrm_app.audit.models import AuditEvent
+from pkcrm_app.channels.whatsapp import connection, templates
+from pkcrm_app.channels.whatsapp.models import WhatsAppNumber
 from pkcrm_app.core.db import utcnow
 from pkcrm_app.core.errors import InvalidInput, PermissionDenied, StepUpRequired
-from pkcrm_app.whatsapp import connection, templates
-from pkcrm_app.whatsapp.models import WhatsAppNumber
 from tests.support.data import PASSWORD
 from tests.support.outbox import TOKEN, WABA, client_factory, make_shop, sim_state, simulator
 

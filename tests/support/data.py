@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from pkcrm_app.accounts.permissions import Actor, Role
-from pkcrm_app.accounts.service import add_member, create_organisation, create_user
+from pkcrm_app.accounts.identity.service import add_member, create_organisation, create_user
+from pkcrm_app.channels.whatsapp.numbers import register_number
+from pkcrm_app.core.authz import Actor, Role
 from pkcrm_app.core.db import Database
 from pkcrm_app.crm.service import create_pipeline
-from pkcrm_app.whatsapp.numbers import register_number
 
 PASSWORD = "correct horse battery"
 SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "whatsapp"

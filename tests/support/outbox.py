@@ -9,16 +9,16 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from pkcrm_app.accounts.permissions import Actor, Role
-from pkcrm_app.cloud_simulator.app import running
-from pkcrm_app.cloud_simulator.state import SimNumber, SimulatorState
-from pkcrm_app.cloud_simulator.webhooks import Customers
+from pkcrm_app.channels.whatsapp.client import CloudClient
+from pkcrm_app.channels.whatsapp.models import WhatsAppNumber
+from pkcrm_app.core.authz import Actor, Role
 from pkcrm_app.core.db import Database, utcnow
 from pkcrm_app.crm.models import Contact
 from pkcrm_app.crm.service import open_leads_for_contacts
+from pkcrm_app.dev.cloud_simulator.app import running
+from pkcrm_app.dev.cloud_simulator.state import SimNumber, SimulatorState
+from pkcrm_app.dev.cloud_simulator.webhooks import Customers
 from pkcrm_app.inbox.models import Conversation
-from pkcrm_app.whatsapp.cloud_client import CloudClient
-from pkcrm_app.whatsapp.models import WhatsAppNumber
 from tests.support.data import OrgFixture, make_org
 
 TOKEN = "EAAG-test-access-token-0001"

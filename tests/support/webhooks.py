@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from pkcrm_app.whatsapp.webhook import sign
+from pkcrm_app.channels.whatsapp.webhook import sign
 
 if TYPE_CHECKING:
     from starlette.testclient import TestClient

@@ -22,23 +22,23 @@ from typing import Any
 from sqlalchemy import Engine, event, inspect, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from pkcrm_app.accounts.models import AuthSession, Membership, MfaFactor, Organisation, User, session_id_for
-from pkcrm_app.accounts.onboarding_models import Invitation
-from pkcrm_app.accounts.passwords import hash_password
-from pkcrm_app.accounts.permissions import Actor, Role
-from pkcrm_app.accounts.review_models import AccessReview, AccessReviewItem, ReviewDecision
-from pkcrm_app.accounts.second_factor import MfaState
-from pkcrm_app.accounts.service import new_session_row
-from pkcrm_app.accounts.sessions import HANDLE_LENGTH
-from pkcrm_app.accounts.sso.models import SsoConnection, SsoLink
-from pkcrm_app.accounts.tokens import new_token
-from pkcrm_app.audit.alert_models import AlertKind, SecurityAlert
+from pkcrm_app.accounts.identity.models import AuthSession, Membership, MfaFactor, Organisation, User, session_id_for
+from pkcrm_app.accounts.identity.passwords import hash_password
+from pkcrm_app.accounts.identity.second_factor import MfaState
+from pkcrm_app.accounts.identity.service import new_session_row
+from pkcrm_app.accounts.identity.sessions import HANDLE_LENGTH
+from pkcrm_app.accounts.identity.sso.models import SsoConnection, SsoLink
+from pkcrm_app.accounts.identity.tokens import new_token
+from pkcrm_app.accounts.organisations.onboarding_models import Invitation
+from pkcrm_app.accounts.organisations.review_models import AccessReview, AccessReviewItem, ReviewDecision
+from pkcrm_app.accounts.security.models import AlertKind, SecurityAlert
 from pkcrm_app.audit.service import record
+from pkcrm_app.channels.whatsapp.numbers import register_number
+from pkcrm_app.core.authz import Actor, Role
 from pkcrm_app.core.db import Base, Database, utcnow
 from pkcrm_app.crm.models import Contact
 from pkcrm_app.crm.service import create_pipeline, open_leads_for_contacts, stages_of
 from pkcrm_app.inbox.models import Conversation, Direction, Message, MessageStatus
-from pkcrm_app.whatsapp.numbers import register_number
 
 PASSWORD = "correct horse battery"
 TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"  # every member's second factor (160 bits, base32)

@@ -10,7 +10,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pkcrm_app.whatsapp.chat_export import ExportFile, ExportFormatError, parse_text
+from pkcrm_app.imports.chat_export import ExportFile, ExportFormatError, parse_text
 
 HEADERS = st.sampled_from([
     "13/03/23, 09:15 - ", "3/13/23, 9:15\u202fPM - ", "[13/03/2023, 09:15:01] ", "\u200e[03/13/23, 12:00:00 a.m.] ",

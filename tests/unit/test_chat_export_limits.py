@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from pkcrm_app.whatsapp.chat_export import ExportFile, ExportFormatError, parse_text, source
-from pkcrm_app.whatsapp.chat_export.formats import MAX_LINE
+from pkcrm_app.imports.chat_export import ExportFile, ExportFormatError, parse_text, source
+from pkcrm_app.imports.chat_export.formats import MAX_LINE
 
 HEAD = "16/03/2022, 15:10 - Alice Martin: "
 MB = 1024 * 1024

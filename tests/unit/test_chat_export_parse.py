@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pkcrm_app.whatsapp.chat_export import (
+from pkcrm_app.imports.chat_export import (
     ChatMessage,
     DateOrder,
     ExportFile,

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[2] / "pkcrm_app"
-DOMAIN_PACKAGES = ("core", "accounts", "crm", "inbox", "whatsapp", "audit")
+DOMAIN_PACKAGES = ("core", "audit", "channels", "accounts", "crm", "inbox", "imports", "flows")
 FORBIDDEN = ("reflex", "starlette")
 DOMAIN_FILES = sorted(p for pkg in DOMAIN_PACKAGES for p in (PACKAGE_ROOT / pkg).rglob("*.py"))
 

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from pkcrm_app.accounts.permissions import ROLE_PERMISSIONS, Permission, Role
+from pkcrm_app.core.authz import ROLE_PERMISSIONS, Permission, Role
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from starlette.requests import Request
 
-from pkcrm_app.accounts.service import OpenedSession
+from pkcrm_app.accounts.identity.service import OpenedSession
 from pkcrm_app.core.crypto import EncryptionKeyError, load_master_keys
 from pkcrm_app.core.db import Database
 from pkcrm_app.routes.auth import start_session

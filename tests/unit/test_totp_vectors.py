@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pkcrm_app.accounts.mfa import DIGITS, TIME_STEP, totp_for
+from pkcrm_app.accounts.identity.mfa import DIGITS, TIME_STEP, totp_for
 
 RFC_SHA1_SECRET = b"12345678901234567890"
 RFC_SHA1_VECTORS = [

@@ -12,9 +12,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from pkcrm_app.channels.whatsapp.inbound_types import extract
+from pkcrm_app.channels.whatsapp.webhook import WebhookFormatError, parse_envelope
 from pkcrm_app.inbox.rendering import render
-from pkcrm_app.whatsapp.inbound_types import extract
-from pkcrm_app.whatsapp.webhook import WebhookFormatError, parse_envelope
 from tests.support.data import SHARED_DATA
 
 FIXTURES = sorted((SHARED_DATA / "webhooks").glob("*/*.json"))

@@ -6,7 +6,7 @@ from datetime import datetime
 
 import pytest
 
-from pkcrm_app.whatsapp.webhook import WebhookFormatError, parse_envelope, signature_matches
+from pkcrm_app.channels.whatsapp.webhook import WebhookFormatError, parse_envelope, signature_matches
 from tests.support.webhooks import change, envelope, status, text_message
 
 META_VECTOR = "sha256=0329a06b62cd16b33eb6792be8c60b158d89a2ee3a876fce9a881ebb488c0914"

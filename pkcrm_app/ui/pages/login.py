@@ -2,7 +2,7 @@
 
 import reflex as rx
 
-from pkcrm_app.accounts.outcomes import GENERIC
+from pkcrm_app.accounts.identity.outcomes import GENERIC
 from pkcrm_app.ui.components.forms import post_and_follow
 
 

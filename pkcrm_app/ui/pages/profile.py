@@ -5,7 +5,7 @@ from typing import Any
 
 import reflex as rx
 
-from pkcrm_app.accounts.profile import LANGUAGES, time_zones
+from pkcrm_app.accounts.identity.profile import LANGUAGES, time_zones
 from pkcrm_app.ui.components.auth_card import field
 from pkcrm_app.ui.components.forms import post_and_follow
 from pkcrm_app.ui.components.layout import page_frame

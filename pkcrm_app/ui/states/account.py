@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 import reflex as rx
 
-from pkcrm_app.accounts import second_factor, sessions
-from pkcrm_app.accounts.permissions import Actor
+from pkcrm_app.accounts.identity import second_factor, sessions
+from pkcrm_app.core.authz import Actor
 from pkcrm_app.core.db import get_database
 from pkcrm_app.ui.components.forms import recovery_codes_script
 from pkcrm_app.ui.states.session import ActionPageMixin

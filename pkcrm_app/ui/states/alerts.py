@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 import reflex as rx
 from sqlalchemy import select
 
-from pkcrm_app.accounts.models import Organisation
-from pkcrm_app.accounts.permissions import Actor
-from pkcrm_app.audit import alerts
+from pkcrm_app.accounts.identity.models import Organisation
+from pkcrm_app.accounts.security import alerts
+from pkcrm_app.core.authz import Actor
 from pkcrm_app.core.db import get_database
 from pkcrm_app.live.state import OrgLive
 from pkcrm_app.ui.states.badges import sees_alerts

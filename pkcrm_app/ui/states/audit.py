@@ -10,8 +10,8 @@ from urllib.parse import urlencode
 
 import reflex as rx
 
-from pkcrm_app.accounts.permissions import Actor, Permission
-from pkcrm_app.audit.browse import AuditFilter, list_events
+from pkcrm_app.accounts.security.audit_log import AuditFilter, list_events
+from pkcrm_app.core.authz import Actor, Permission
 from pkcrm_app.core.db import get_database
 from pkcrm_app.core.errors import StepUpRequired
 from pkcrm_app.ui.states.session import ActionPageMixin

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from pkcrm_app.accounts.permissions import Actor, Permission
-from pkcrm_app.accounts.reviews import review_status
-from pkcrm_app.audit.alerts import unacknowledged_count
+from pkcrm_app.accounts.organisations.reviews import review_status
+from pkcrm_app.accounts.security.alerts import unacknowledged_count
+from pkcrm_app.core.authz import Actor, Permission
 from pkcrm_app.core.db import get_database
 
 

@@ -6,10 +6,11 @@ import asyncio
 
 import reflex as rx
 
-from pkcrm_app.accounts.permissions import Actor
+from pkcrm_app.core.authz import Actor
 from pkcrm_app.core.db import get_database
 from pkcrm_app.core.errors import DomainError
 from pkcrm_app.crm import service as crm
+from pkcrm_app.inbox import board as board_model
 from pkcrm_app.inbox import service as inbox
 from pkcrm_app.live.state import OrgLive
 from pkcrm_app.ui.states.session import SessionMixin
@@ -21,7 +22,7 @@ MESSAGES_STEP = 50
 
 def _load_columns(actor: Actor, cards: int, tz: str) -> list[ColumnView]:
     with get_database().session() as db:
-        return column_views(crm.board(db, actor, cards_per_stage=cards), tz)
+        return column_views(board_model.board(db, actor, cards_per_stage=cards), tz)
 
 
 def _load_thread(actor: Actor, lead_id: int, limit: int, tz: str) -> ThreadPane:

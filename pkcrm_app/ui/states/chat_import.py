@@ -8,21 +8,21 @@ from dataclasses import dataclass, field
 
 import reflex as rx
 
-from pkcrm_app.accounts.permissions import Actor, Permission
+from pkcrm_app.core.authz import Actor, Permission
 from pkcrm_app.core.db import get_database
 from pkcrm_app.core.errors import DomainError
-from pkcrm_app.live.state import OrgLive
-from pkcrm_app.ui.states.session import SessionMixin
-from pkcrm_app.ui.states.views import short_time
-from pkcrm_app.whatsapp.chat_import import (
+from pkcrm_app.imports.importer import (
     confirm_authors,
     proposed_members,
     recent_jobs,
     run_in_background,
     team_names,
 )
-from pkcrm_app.whatsapp.chat_import_people import proposal_key
-from pkcrm_app.whatsapp.import_models import ImportState
+from pkcrm_app.imports.models import ImportState
+from pkcrm_app.imports.people import proposal_key
+from pkcrm_app.live.state import OrgLive
+from pkcrm_app.ui.states.session import SessionMixin
+from pkcrm_app.ui.states.views import short_time
 
 FORM_ID = "import-form"
 STATE_WORDS = {ImportState.QUEUED: "Waiting", ImportState.RUNNING: "Importing", ImportState.DONE: "Done",

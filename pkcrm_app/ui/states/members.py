@@ -8,8 +8,9 @@ from typing import Any
 
 import reflex as rx
 
-from pkcrm_app.accounts import invitations, members, second_factor, sessions
-from pkcrm_app.accounts.permissions import Actor, Permission, Role
+from pkcrm_app.accounts.identity import second_factor, sessions
+from pkcrm_app.accounts.organisations import invitations, members
+from pkcrm_app.core.authz import Actor, Permission, Role
 from pkcrm_app.core.db import get_database
 from pkcrm_app.ui.states.session import ActionPageMixin
 from pkcrm_app.ui.states.views import short_time

@@ -8,10 +8,10 @@ from http.cookies import SimpleCookie
 
 import reflex as rx
 
-from pkcrm_app.accounts import mfa, mfa_login, mfa_reset
-from pkcrm_app.accounts.second_factor import MfaState
+from pkcrm_app.accounts.identity import mfa, mfa_login, mfa_reset
+from pkcrm_app.accounts.identity.cookies import MFA_RESET_COOKIE
+from pkcrm_app.accounts.identity.second_factor import MfaState
 from pkcrm_app.core.db import get_database
-from pkcrm_app.routes.mfa import MFA_RESET_COOKIE
 from pkcrm_app.ui.states.session import cookie_token
 
 RESET_ERRORS = {"link": mfa_reset.INVALID_LINK, "browser": mfa_reset.SAME_BROWSER}

@@ -12,10 +12,11 @@ from http.cookies import SimpleCookie
 
 import reflex as rx
 
-from pkcrm_app.accounts import invitations, outcomes, recovery, signup
+from pkcrm_app.accounts.identity import outcomes, recovery
+from pkcrm_app.accounts.identity.cookies import BROWSER_COOKIE, INVITE_COOKIE, RESET_COOKIE, SIGNUP_COOKIE
+from pkcrm_app.accounts.organisations import invitations, signup
 from pkcrm_app.core.db import get_database
 from pkcrm_app.core.errors import DomainError
-from pkcrm_app.routes.onboarding import BROWSER_COOKIE, INVITE_COOKIE, RESET_COOKIE, SIGNUP_COOKIE
 
 
 def _cookie(header: str, name: str) -> str | None:

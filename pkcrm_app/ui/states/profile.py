@@ -7,8 +7,8 @@ from typing import Any
 
 import reflex as rx
 
-from pkcrm_app.accounts import outcomes, profile
-from pkcrm_app.accounts.permissions import Actor
+from pkcrm_app.accounts.identity import outcomes, profile
+from pkcrm_app.core.authz import Actor
 from pkcrm_app.core.db import get_database
 from pkcrm_app.ui.states.session import ActionPageMixin
 

@@ -11,12 +11,13 @@ from dataclasses import dataclass, field
 
 import reflex as rx
 
-from pkcrm_app.accounts.permissions import Actor
+from pkcrm_app.channels.whatsapp import templates
+from pkcrm_app.core.authz import Actor
 from pkcrm_app.core.db import get_database
 from pkcrm_app.core.errors import DomainError
+from pkcrm_app.inbox.outbox import service as outbox
 from pkcrm_app.live.state import OrgLive
 from pkcrm_app.ui.states.board import BoardState
-from pkcrm_app.whatsapp import outbox, templates
 
 UPLOAD_URL = "/messages/media"
 

@@ -10,10 +10,10 @@ from zoneinfo import ZoneInfo
 import reflex as rx
 from sqlalchemy import select
 
-from pkcrm_app.accounts import reviews
-from pkcrm_app.accounts.models import Organisation
-from pkcrm_app.accounts.permissions import Actor, Permission
-from pkcrm_app.accounts.review_models import ReviewDecision
+from pkcrm_app.accounts.identity.models import Organisation
+from pkcrm_app.accounts.organisations import reviews
+from pkcrm_app.accounts.organisations.review_models import ReviewDecision
+from pkcrm_app.core.authz import Actor, Permission
 from pkcrm_app.core.db import get_database
 from pkcrm_app.live.state import OrgLive
 from pkcrm_app.ui.states.session import ActionPageMixin

@@ -14,17 +14,17 @@ from typing import TypeVar
 
 import reflex as rx
 
-from pkcrm_app.accounts import service
-from pkcrm_app.accounts.models import session_id_for
-from pkcrm_app.accounts.permissions import ROLE_PERMISSIONS, Actor, Permission, Role
-from pkcrm_app.accounts.tabs import bind_tab
+from pkcrm_app.accounts.identity import service
+from pkcrm_app.accounts.identity.cookies import SESSION_COOKIE
+from pkcrm_app.accounts.identity.models import session_id_for
+from pkcrm_app.accounts.identity.tabs import bind_tab
 from pkcrm_app.audit.service import acting_from
+from pkcrm_app.core.authz import ROLE_PERMISSIONS, Actor, Permission, Role
 from pkcrm_app.core.db import get_database
 from pkcrm_app.core.errors import DomainError, StepUpRequired
 from pkcrm_app.live import sessions as live_sessions
 from pkcrm_app.live.state import OrgLive, link_token
 from pkcrm_app.live.tokens import is_client_token
-from pkcrm_app.routes.auth import SESSION_COOKIE
 from pkcrm_app.ui.components.forms import STEP_UP_INPUT_ID, post_code_script
 from pkcrm_app.ui.states import badges
 

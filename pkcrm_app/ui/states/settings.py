@@ -9,10 +9,10 @@ from zoneinfo import available_timezones
 
 import reflex as rx
 
-from pkcrm_app.accounts import organisation_deletion
-from pkcrm_app.accounts import organisation_settings as org_settings
-from pkcrm_app.accounts.permissions import Actor, Permission
+from pkcrm_app.accounts.organisations import settings as org_settings
+from pkcrm_app.core.authz import Actor, Permission
 from pkcrm_app.core.db import get_database
+from pkcrm_app.flows import organisation_deletion
 from pkcrm_app.ui.states.session import ActionPageMixin
 
 

@@ -13,10 +13,10 @@ import secrets
 
 import reflex as rx
 
-from pkcrm_app.accounts import outcomes
-from pkcrm_app.accounts.permissions import Actor, Permission
-from pkcrm_app.accounts.sso import links
-from pkcrm_app.accounts.sso import service as sso
+from pkcrm_app.accounts.identity import outcomes
+from pkcrm_app.accounts.identity.sso import links
+from pkcrm_app.accounts.identity.sso import service as sso
+from pkcrm_app.core.authz import Actor, Permission
 from pkcrm_app.core.db import get_database
 from pkcrm_app.ui.components.forms import post_form_script
 from pkcrm_app.ui.states.session import ActionPageMixin

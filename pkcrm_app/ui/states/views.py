@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from pkcrm_app.crm.service import BoardColumn, format_money
+from pkcrm_app.crm.service import format_money
+from pkcrm_app.inbox.board import BoardColumn
 from pkcrm_app.inbox.models import Direction, MessageStatus
 from pkcrm_app.inbox.service import ThreadView
 

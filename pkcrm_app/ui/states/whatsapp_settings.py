@@ -15,11 +15,11 @@ from urllib.parse import urlsplit
 
 import reflex as rx
 
-from pkcrm_app.accounts.permissions import Actor, Permission
+from pkcrm_app.channels.whatsapp import connection, templates
+from pkcrm_app.core.authz import Actor, Permission
 from pkcrm_app.core.db import get_database
 from pkcrm_app.settings import get_settings
 from pkcrm_app.ui.states.session import ActionPageMixin
-from pkcrm_app.whatsapp import connection, templates
 
 SAVE_URL = "/settings/whatsapp/save"
 FORM_ID = re.compile(r"wa-number-(?:new|\d{1,10})")

@@ -1,0 +1,1 @@
+"""Who someone is: users, passwords, sessions and devices, MFA, SSO, sign-in limits."""

@@ -1,0 +1,1 @@
+"""Organisations as admins run them: settings, members, invitations, access reviews."""

@@ -1,0 +1,1 @@
+"""Suspicious-activity alerts raised to an organisation's admins."""

@@ -1,0 +1,1 @@
+"""Messaging channels: adapters that turn a provider's API into neutral values."""

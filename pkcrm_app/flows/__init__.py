@@ -1,0 +1,1 @@
+"""Cross-domain work: sign-up, webhook delivery, organisation deletion; registry.py composes the domains."""

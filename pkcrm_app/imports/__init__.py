@@ -1,0 +1,1 @@
+"""Chat-export imports: the pure parser and the importer job."""

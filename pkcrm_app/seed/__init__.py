@@ -1,1 +1,0 @@
-"""Demo organisation for a newcomer's first run."""

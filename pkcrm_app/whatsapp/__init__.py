@@ -1,1 +1,0 @@
-"""WhatsApp Cloud API: webhook parsing and signature, ingestion, customer simulator."""
