@@ -5,7 +5,7 @@ import reflex as rx
 from pkcrm_app.core.logging import configure_logging
 from pkcrm_app.flows import registry
 from pkcrm_app.inbox.outbox import task as sender_task
-from pkcrm_app.live import bridge
+from pkcrm_app.live import bridge, lock_release
 from pkcrm_app.routes import build_api
 from pkcrm_app.routes.chat_import import resume_imports
 from pkcrm_app.routes.client_tokens import refuse_foreign_client_tokens
@@ -48,6 +48,7 @@ from pkcrm_app.ui.states.whatsapp_settings import WhatsAppState
 
 configure_logging(get_settings().log_level)
 registry.install()
+lock_release.install()  # Reflex 0.10.1 keeps a shared state's lock when a page load is cancelled mid-link
 app = rx.App(api_transformer=[build_api(), with_security_headers, refuse_foreign_client_tokens])
 app.add_middleware(TabGuard(), index=0)  # before every event: the tab must still be its live session
 app.add_page(login_page, route="/login", title="Sign in · PK WhatsApp CRM",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import inspect
+import json
 import os
 import secrets
 from collections.abc import Iterator
@@ -38,7 +39,7 @@ from pkcrm_app.ui.states.settings import SettingsState
 from tests.conftest import REDIS_TEST_URL, create_pg_database, drop_pg_database, postgres_reachable, redis_reachable
 from tests.support.app_server import AppServer
 from tests.support.data import PASSWORD, OrgFixture, make_org
-from tests.support.reflex_ws import ReflexSocket, event_name
+from tests.support.reflex_ws import ReflexSocket, event_name, new_client_token
 from tests.support.webhooks import post_text
 
 pytestmark = pytest.mark.e2e
@@ -390,6 +391,33 @@ def test_organisation_deletion_cuts_its_tabs_off(world: World) -> None:
         assert "Initech" not in thief.text() and "Customer" not in thief.text()
         for sock in (settings, thief):
             await sock.close()
+
+    run(scenario())
+
+
+def test_leaving_a_page_while_it_loads_freezes_neither_the_tab_nor_its_organisation(world: World) -> None:
+    """A navigation or a closed tab cancels the page's load; the organisation's live channel must not stay locked.
+
+    Before the fix, a load cancelled while it linked the tab to the organisation kept the organisation's lock:
+    the tab's next page never loaded (about half of these rounds), and no tab of the organisation got news."""
+    async def scenario() -> None:
+        cookie = world.login(world.acme.users["alice"][1])
+        colleague = await board_tab(world, world.login(world.acme.users["mark"][1]))
+        never_loaded = []
+        for round_ in range(24):
+            token = new_client_token()
+            leaving = await ReflexSocket.open(world.url, cookie=cookie, origin=world.url, client_token=token)
+            await asyncio.sleep(0.005 * (round_ % 8))  # somewhere in the page's load
+            await leaving.connection.close()
+            next_page = await ReflexSocket.open(world.url, cookie=cookie, origin=world.url, client_token=token)
+            if world.acme_contact not in json.dumps(await next_page.settle(quiet=0.5, limit=5)):
+                never_loaded.append(round_)
+            await next_page.close()
+        assert never_loaded == [], "the next page of a tab that left mid-load never loaded"
+        news = f"after the navigations {secrets.token_hex(4)}"
+        await customer_writes(world, news, seen_by=colleague)
+        assert news in colleague.text()
+        await colleague.close()
 
     run(scenario())
 
