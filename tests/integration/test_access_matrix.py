@@ -264,6 +264,7 @@ ACTIONS: dict[str, Action] = {
         (lambda db, a, s: crm.move_lead(db, a, s.leads["unassigned"], s.stages[1]),
          lambda db, a, s: crm.move_lead(db, a, s.peer.leads["own"], s.stages[1]))),
     "crm.service.visible_leads": Action(ANY_MEMBER, _visible, shows=lambda s: f"{s.brand} deal own"),
+    "crm.service.lead_reach": Action(ANY_MEMBER, lambda db, a, s: crm.lead_reach(db, a)),
     "inbox.service.lead_thread": Action(
         Permission.CONVERSATION_VIEW, lambda db, a, s: inbox.lead_thread(db, a, s.leads["own"]),
         (lambda db, a, s: inbox.lead_thread(db, a, s.leads["own"]),), shows=lambda s: f"Hello {s.brand}"),
@@ -282,7 +283,7 @@ ACTIONS: dict[str, Action] = {
                                        shows=lambda s: s.alert_message),
     "accounts.security.alerts.unacknowledged_count": Action(AUDIT, lambda db, a, s: alerts.unacknowledged_count(db, a)),
     "accounts.security.audit_log.export_csv": Action(AUDIT, _export, step_up=True, shows=lambda s: s.invitation_email),
-    "audit.browse.list_events": Action(AUDIT, lambda db, a, s: browse.list_events(db, a, browse.AuditFilter()),
+    "accounts.security.audit_log.list_events": Action(AUDIT, lambda db, a, s: browse.list_events(db, a, browse.AuditFilter()),
                                        shows=lambda s: s.invitation_email),
 }
 
