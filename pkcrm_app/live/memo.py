@@ -34,7 +34,9 @@ class LiveMemo(Generic[K, V]):
     """Views by key, each with the counters and ids it watches; bounded (least recently used go first)."""
 
     def __init__(self, watches: Callable[[V], Watches], *, size: int = 512, max_age: float = 300.0) -> None:
-        """`watches` names what a read value depends on; `max_age` bounds what no event names (e.g. 'today')."""
+        """`watches` names what a read value depends on. `max_age` bounds what no event names ('today' in a time)
+        and is shorter than a shared state lives unused, so a state that expired and counts again from 0 cannot
+        pass an older entry off as fresh."""
         self._watches, self._size, self._max_age = watches, size, max_age
         self._entries: OrderedDict[K, _Entry[V]] = OrderedDict()
 
