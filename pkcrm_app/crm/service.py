@@ -13,7 +13,7 @@ from pkcrm_app.audit.service import record
 from pkcrm_app.core.authz import Actor, Permission
 from pkcrm_app.core.db import utcnow
 from pkcrm_app.core.errors import InvalidInput, NotFound
-from pkcrm_app.core.events import DomainEvent, emit_on_commit
+from pkcrm_app.core.events import LeadMoved, emit_on_commit
 from pkcrm_app.crm.models import Lead, LeadStageChange, Pipeline, Stage, StageOutcome
 
 DEFAULT_STAGES: tuple[tuple[str, StageOutcome], ...] = (
@@ -94,14 +94,15 @@ def move_lead(db: Session, actor: Actor, lead_id: int, stage_id: int) -> Lead:
         raise InvalidInput("that stage is not in this lead's pipeline")
     if stage.id == lead.stage_id:
         return lead
-    now = utcnow()
+    now, from_stage_id = utcnow(), lead.stage_id
     db.add(LeadStageChange(org_id=actor.org_id, lead_id=lead.id, from_stage_id=lead.stage_id,
                            to_stage_id=stage.id, actor_user_id=actor.user_id, changed_at=now))
     record(db, action="lead.moved", org_id=actor.org_id, actor_user_id=actor.user_id, target_type="lead",
            target_id=lead.id, details={"from": lead.stage_id, "to": stage.id})
     lead.stage_id, lead.stage_entered_at, lead.updated_at = stage.id, now, now
     db.flush()
-    emit_on_commit(db, DomainEvent(actor.org_id, "leads", (lead.id,)))
+    emit_on_commit(db, LeadMoved(org_id=actor.org_id, lead_id=lead.id, from_stage_id=from_stage_id,
+                                  to_stage_id=stage.id))
     return lead
 
 

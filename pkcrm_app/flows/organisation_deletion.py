@@ -16,7 +16,7 @@ from pkcrm_app.audit.service import record
 from pkcrm_app.core.authz import Actor, Permission
 from pkcrm_app.core.db import Base
 from pkcrm_app.core.errors import InvalidInput, NotFound
-from pkcrm_app.core.events import DomainEvent, emit_on_commit
+from pkcrm_app.core.events import SessionsEnded, emit_on_commit
 from pkcrm_app.flows import registry
 
 
@@ -56,7 +56,7 @@ def delete_organisation(db: Session, actor: Actor, *, confirm_name: str) -> dict
     record(db, action="organisation.deleted", org_id=org.id, actor_user_id=None, target_type="organisation",
            target_id=org.id, details={"by_user_id": actor.user_id, **{k: str(v) for k, v in removed.items()}})
     org.name, org.slug = "Deleted organisation", f"deleted-{org.id}"
-    emit_on_commit(db, DomainEvent(org.id, "sessions"))
+    emit_on_commit(db, SessionsEnded(org_id=org.id, user_ids=tuple(members)))
     folders = [folder(org.id) for folder in registry.ORGANISATION_FILES]  # they go once the rows are gone for good
     event.listen(db, "after_commit", lambda _db: _remove(folders), once=True)
     return removed

@@ -32,7 +32,7 @@ from pkcrm_app.audit.service import record
 from pkcrm_app.core.authz import Actor, Permission
 from pkcrm_app.core.db import Database, utcnow
 from pkcrm_app.core.errors import DomainError, InvalidInput, NotFound
-from pkcrm_app.core.events import DomainEvent, emit_on_commit
+from pkcrm_app.core.events import ImportsChanged, LeadsChanged, MessagesChanged, emit_on_commit
 from pkcrm_app.imports.chat_export import (
     ChatMessage,
     ExportFile,
@@ -50,7 +50,6 @@ log = logging.getLogger(__name__)
 BATCH = 500
 STALE = timedelta(minutes=2)  # a running job without a heartbeat for this long lost its worker
 RECENT_KEYS = 4096  # identical (time, author, text) messages remembered to number their occurrences
-TOPIC = "imports"
 
 
 def start_import(db: Session, actor: Actor, *, spool_path: Path, filename: str, size: int,
@@ -68,7 +67,7 @@ def start_import(db: Session, actor: Actor, *, spool_path: Path, filename: str, 
     record(db, action="chat_import.queued", org_id=actor.org_id, actor_user_id=actor.user_id,
            target_type="chat_import_job", target_id=job.id, details={"bytes": size},
            ip_address=ip_address, device=device)
-    emit_on_commit(db, DomainEvent(actor.org_id, TOPIC, (job.id,)))
+    emit_on_commit(db, ImportsChanged(org_id=actor.org_id, job_id=job.id))
     return job
 
 
@@ -126,7 +125,7 @@ def confirm_authors(db: Session, actor: Actor, job_id: int, *, accepted_keys: Co
     matched = sum(1 for role in job.authors.values() if role.startswith("member:"))
     record(db, action="chat_import.authors_confirmed", org_id=actor.org_id, actor_user_id=actor.user_id,
            target_type="chat_import_job", target_id=job.id, details={"proposed": len(proposals), "matched": matched})
-    emit_on_commit(db, DomainEvent(actor.org_id, TOPIC, (job.id,)))
+    emit_on_commit(db, ImportsChanged(org_id=actor.org_id, job_id=job.id))
     return job
 
 
@@ -169,10 +168,10 @@ def _finish(database: Database, job_id: int, *, error: str = "", run: ImportRun 
         record(db, action="chat_import.failed" if error else "chat_import.finished", org_id=job.org_id,
                actor_user_id=job.created_by_user_id, target_type="chat_import_job", target_id=job.id,
                details={"imported": job.imported, "duplicates": job.duplicates, "error": error[:200]})
-        emit_on_commit(db, DomainEvent(job.org_id, TOPIC, (job.id,)))
+        emit_on_commit(db, ImportsChanged(org_id=job.org_id, job_id=job.id))
         if run is not None:
-            emit_on_commit(db, DomainEvent(job.org_id, "messages", (run.cast.conversation_id,)))
-            emit_on_commit(db, DomainEvent(job.org_id, "leads", (run.cast.lead_id,)))
+            emit_on_commit(db, MessagesChanged(org_id=job.org_id, conversation_ids=(run.cast.conversation_id,)))
+            emit_on_commit(db, LeadsChanged(org_id=job.org_id, lead_ids=(run.cast.lead_id,)))
     if path:
         Path(path).unlink(missing_ok=True)
 
@@ -197,7 +196,7 @@ def _prepare(database: Database, job_id: int) -> ImportRun | None:
                     export.close()
                     job.state, job.total, job.heartbeat_at = ImportState.REVIEW, fmt.headers, utcnow()
                     job.authors = {a: f"proposed:{proposed[a]}" if a in proposed else "contact" for a in fmt.authors}
-                    emit_on_commit(db, DomainEvent(job.org_id, TOPIC, (job.id,)))
+                    emit_on_commit(db, ImportsChanged(org_id=job.org_id, job_id=job.id))
                     return None
                 members = {}
             cast = cast_for(db, actor, authors=fmt.authors, title=export.title, chosen_phone=job.contact_phone,
@@ -206,9 +205,9 @@ def _prepare(database: Database, job_id: int) -> ImportRun | None:
             export.close()
             raise
         job.total, job.contact_id, job.lead_id, job.authors = fmt.headers, cast.contact_id, cast.lead_id, cast.summary()
-        emit_on_commit(db, DomainEvent(job.org_id, TOPIC, (job.id,)))
+        emit_on_commit(db, ImportsChanged(org_id=job.org_id, job_id=job.id))
         if cast.created_lead:
-            emit_on_commit(db, DomainEvent(job.org_id, "leads", (cast.lead_id,)))
+            emit_on_commit(db, LeadsChanged(org_id=job.org_id, lead_ids=(cast.lead_id,)))
         return ImportRun(job_id=job.id, org_id=job.org_id, export=export, fmt=fmt, cast=cast,
                          zone=_zone(db, job.org_id), media=media, prior=job.imported)
 
@@ -253,7 +252,7 @@ def _store_batch_once(database: Database, run: ImportRun, batch: list[tuple[str,
             processed=run.processed, imported=run.prior + run.imported,
             duplicates=max(0, run.duplicates - run.prior),
             media_stored=run.media_stored, heartbeat_at=utcnow()))
-        emit_on_commit(db, DomainEvent(run.org_id, TOPIC, (run.job_id,)))
+        emit_on_commit(db, ImportsChanged(org_id=run.org_id, job_id=run.job_id))
 
 
 def _summarise(db: Session, run: ImportRun) -> None:

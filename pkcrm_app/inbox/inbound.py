@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from pkcrm_app.channels.whatsapp.webhook import STATUS_RANK, ChangeBatch, InboundMessage, StatusUpdate
 from pkcrm_app.core.db import Database, utcnow
-from pkcrm_app.core.events import DomainEvent, emit_on_commit
+from pkcrm_app.core.events import LeadsChanged, MessagesChanged, emit_on_commit
 from pkcrm_app.crm.models import Contact, Lead
 from pkcrm_app.crm.service import open_leads_for_contacts
 from pkcrm_app.inbox.models import Conversation, Direction, MediaState, Message, MessageMedia, MessageStatus
@@ -42,6 +42,7 @@ class IngestReport:
     failed: int = 0  # messages that could not be stored (logged); the rest of their delivery is kept
     new_leads: list[int] = field(default_factory=list)
     conversations: set[int] = field(default_factory=set)
+    messages: set[int] = field(default_factory=set)  # ids of messages stored or whose status moved
     media_pending: list[int] = field(default_factory=list)  # message ids whose file is fetched after the answer
 
     def add(self, other: IngestReport) -> None:
@@ -49,6 +50,7 @@ class IngestReport:
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.new_leads += other.new_leads
         self.conversations |= other.conversations
+        self.messages |= other.messages
         self.media_pending += other.media_pending
 
 
@@ -172,6 +174,8 @@ def store_inbound(db: Session, org_id: int, messages: list[InboundMessage], repo
         report.stored += 1
         report.conversations.add(conversation.id)
     _media_rows(db, org_id, rows, numbers or {}, report)
+    db.flush()  # message ids, for the live event
+    report.messages.update(stored.id for stored, _ in rows)
     _record_referrals(db, org_id, contacts, ordered)
 
 
@@ -199,6 +203,7 @@ def apply_statuses(db: Session, org_id: int, updates: list[StatusUpdate], report
         message.status_updated_at = update.timestamp
         report.statuses_applied += 1
         report.conversations.add(message.conversation_id)
+        report.messages.add(message.id)
 
 
 def _ingest_once(db: Session, org_id: int, batches: list[ChangeBatch]) -> IngestReport:
@@ -212,9 +217,10 @@ def _ingest_once(db: Session, org_id: int, batches: list[ChangeBatch]) -> Ingest
     if statuses:
         apply_statuses(db, org_id, statuses, report)
     if report.conversations:
-        emit_on_commit(db, DomainEvent(org_id, "messages", tuple(sorted(report.conversations))))
-    if report.stored or report.new_leads:
-        emit_on_commit(db, DomainEvent(org_id, "leads", tuple(report.new_leads)))
+        emit_on_commit(db, MessagesChanged(org_id=org_id, conversation_ids=tuple(sorted(report.conversations)),
+                                           message_ids=tuple(sorted(report.messages))))
+    if report.new_leads:  # the cards of known leads follow their conversation's messages event
+        emit_on_commit(db, LeadsChanged(org_id=org_id, lead_ids=tuple(report.new_leads)))
     return report
 
 

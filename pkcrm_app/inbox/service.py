@@ -10,7 +10,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from pkcrm_app.core.authz import Actor, Permission
-from pkcrm_app.core.events import DomainEvent, emit_on_commit
+from pkcrm_app.core.events import ConversationRead, emit_on_commit
 from pkcrm_app.crm.models import Contact, Stage
 from pkcrm_app.crm.service import get_lead
 from pkcrm_app.inbox.models import Conversation, Direction, MediaState, Message, MessageMedia, MessageStatus
@@ -49,6 +49,7 @@ class ThreadView:
     stage_name: str
     total_messages: int
     messages: list[MessageView]
+    conversation_id: int | None = None  # what live message events name
 
 
 def render_text(message: Message) -> tuple[str, bool]:
@@ -152,7 +153,7 @@ def lead_thread(db: Session, actor: Actor, lead_id: int, *, limit: int = 50) -> 
         views = _views(db, actor.org_id, conversation_id, list(reversed(messages)))
     return ThreadView(lead_id=lead.id, contact_name=contact.name or contact.phone_e164 or contact.wa_id,
                       phone=contact.phone_e164 or contact.wa_id, stage_id=stage.id, stage_name=stage.name,
-                      total_messages=total, messages=views)
+                      total_messages=total, messages=views, conversation_id=conversation_id)
 
 
 def mark_read(db: Session, actor: Actor, lead_id: int) -> None:
@@ -166,4 +167,4 @@ def mark_read(db: Session, actor: Actor, lead_id: int) -> None:
         .values(unread_count=0)
     )
     if getattr(result, "rowcount", 0):
-        emit_on_commit(db, DomainEvent(actor.org_id, "leads", (lead.id,)))
+        emit_on_commit(db, ConversationRead(org_id=actor.org_id, lead_id=lead.id))

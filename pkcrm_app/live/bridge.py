@@ -4,9 +4,10 @@ Pushes are coalesced per organisation: the first change is pushed at once; chang
 a push is under way, or within MIN_INTERVAL of it, are merged into one following push, so a burst of
 webhooks costs every open tab a few refreshes, not one per message.
 
-A `sessions` event (logout, revocation, deactivation, role or password change, organisation deletion)
-pushes nothing: it cuts off the tabs of every session that ended, and a sweep does the same for sessions
-that time out by themselves.
+Each topic moves the counters COUNTERS names, remembering the ids its event keeps, so a tab can tell
+whether a change concerns what it shows. A `sessions` event (logout, revocation, deactivation, role or
+password change, organisation deletion) moves none: it cuts off the tabs of every session that ended, and a
+sweep does the same for sessions that time out by themselves.
 """
 
 from __future__ import annotations
@@ -22,38 +23,55 @@ import reflex as rx
 from pkcrm_app.accounts.identity.tabs import ended_tabs, forget_tabs
 from pkcrm_app.core import events
 from pkcrm_app.core.db import get_database
-from pkcrm_app.core.events import DomainEvent
+from pkcrm_app.core.events import DomainEvent, Topic
 from pkcrm_app.live import sessions as live_sessions
-from pkcrm_app.live.state import OrgLive, link_token
+from pkcrm_app.live.state import Counter, OrgLive, link_token, record_changes
 
 log = logging.getLogger(__name__)
 MIN_INTERVAL = 0.05  # seconds between two pushes to the same organisation
 SWEEP_SECONDS = 30.0  # how often tabs of sessions that timed out by themselves are cut off
 
 CutOff = Callable[[Any, str, str], Awaitable[None]]  # (app, client token, ended session id): sign the tab out
+Changes = dict[Counter, set[int] | None]  # counter -> the ids it moves for (None: ids nobody named)
+
+# The one table from topics to the counters tabs watch; a test holds it to the topics services emit.
+COUNTERS: dict[Topic, tuple[Counter, ...]] = {
+    Topic.LEADS: ("leads_rev",),
+    Topic.LEAD_MOVED: ("leads_rev",),
+    Topic.CONVERSATION_READ: ("leads_rev",),
+    Topic.MESSAGES: ("messages_rev",),
+    Topic.TEMPLATES: ("templates_rev",),
+    Topic.IMPORTS: ("imports_rev",),
+    Topic.ALERTS: ("alerts_rev",),
+    Topic.REVIEWS: ("alerts_rev",),
+    Topic.SESSIONS: (),  # cuts off the ended sessions' tabs instead
+}
 
 _loop: asyncio.AbstractEventLoop | None = None
 _app: Any = None
-_pending: dict[int, set[str]] = {}
+_pending: dict[int, Changes] = {}
 _draining: dict[int, asyncio.Task[None]] = {}
 _cut_off: CutOff | None = None
 _sweeping: asyncio.Task[None] | None = None
 _sweep_again = False
 
 
-async def bump(org_id: int, topics: set[str]) -> None:
+async def bump(org_id: int, changes: Changes) -> None:
     """Move the organisation's counters; Reflex fans the change out to every linked tab."""
     token = rx.BaseStateToken(ident=link_token(org_id), cls=OrgLive)
     async with _app.modify_state(token) as root:
-        live = await root.get_state(OrgLive)
-        if "leads" in topics:
-            live.leads_rev += 1
-        if "messages" in topics:
-            live.messages_rev += 1
-        if "alerts" in topics or "reviews" in topics:
-            live.alerts_rev += 1
-        if "imports" in topics:
-            live.imports_rev += 1
+        record_changes(await root.get_state(OrgLive), changes)
+
+
+def merge(changes: Changes, evt: DomainEvent) -> None:
+    """Add an event to the changes waiting for the next push (an event naming no id concerns them all)."""
+    ids = set(evt.marks()) or None
+    for counter in COUNTERS[evt.topic]:
+        if counter not in changes:
+            changes[counter] = ids
+        else:
+            known = changes[counter]
+            changes[counter] = None if known is None or ids is None else known | ids
 
 
 def _ended_tabs() -> list[tuple[str, str]]:
@@ -105,10 +123,10 @@ def _sweep_soon() -> None:
 
 async def _drain(org_id: int) -> None:
     try:
-        while topics := _pending.pop(org_id, None):
+        while changes := _pending.pop(org_id, None):
             started = time.monotonic()
             try:
-                await bump(org_id, topics)
+                await bump(org_id, changes)
             except Exception:
                 log.exception("live push to organisation %s failed", org_id)
             await asyncio.sleep(max(0.0, MIN_INTERVAL - (time.monotonic() - started)))
@@ -117,14 +135,14 @@ async def _drain(org_id: int) -> None:
 
 
 def publish(batch: list[DomainEvent]) -> None:
-    """Queue the batch's topics per organisation and start a drain where none runs (event loop only)."""
-    if any(evt.topic == "sessions" for evt in batch):
+    """Queue the batch's changes per organisation and start a drain where none runs (event loop only)."""
+    if any(evt.topic is Topic.SESSIONS for evt in batch):
         live_sessions.forget_all()  # before any push of this batch recomputes a tab
         _sweep_soon()
     for evt in batch:
-        if evt.topic == "sessions":
+        if not COUNTERS[evt.topic]:
             continue
-        _pending.setdefault(evt.org_id, set()).add(evt.topic)
+        merge(_pending.setdefault(evt.org_id, {}), evt)
         if evt.org_id not in _draining:
             _draining[evt.org_id] = asyncio.get_running_loop().create_task(_drain(evt.org_id))
 

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from pkcrm_app.audit.models import AuditEvent
 from pkcrm_app.core.authz import Actor, Role
 from pkcrm_app.core.errors import InvalidInput, NotFound
-from pkcrm_app.core.events import DomainEvent, subscribe, unsubscribe
+from pkcrm_app.core.events import DomainEvent, LeadMoved, subscribe, unsubscribe
 from pkcrm_app.crm.models import Contact, Lead, LeadStageChange
 from pkcrm_app.crm.service import get_lead, move_lead, open_leads_for_contacts
 from pkcrm_app.inbox.board import board
@@ -91,7 +91,8 @@ def test_move_lead_records_history_audit_and_emits_after_commit(database, cast, 
         before = get_lead(db, actor, lead_id).stage_entered_at
         move_lead(db, actor, lead_id, cols["Qualified"].stage_id)
         assert events == []  # not yet committed
-    assert events == [DomainEvent(acme.org_id, "leads", (lead_id,))]
+    assert events == [LeadMoved(org_id=acme.org_id, lead_id=lead_id, from_stage_id=cols["New"].stage_id,
+                                to_stage_id=cols["Qualified"].stage_id)]
     with database.session() as db:
         lead = db.get_one(Lead, lead_id)
         assert lead.stage_id == cols["Qualified"].stage_id and lead.stage_entered_at > before

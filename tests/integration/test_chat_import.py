@@ -331,7 +331,7 @@ def test_a_job_whose_worker_died_is_resumed_at_start_up(database, acme) -> None:
 def test_progress_is_pushed_on_the_imports_topic(database, acme) -> None:
     from pkcrm_app.core import events
 
-    seen: list[str] = []
+    seen: list[events.Topic] = []
 
     def collect(batch: list[events.DomainEvent]) -> None:
         seen.extend(e.topic for e in batch if e.org_id == acme.org_id)
@@ -341,8 +341,8 @@ def test_progress_is_pushed_on_the_imports_topic(database, acme) -> None:
         _import(database, acme.actor("owner", Role.OWNER), OWN / "android_24h_ddmmyy.txt")
     finally:
         events.unsubscribe(collect)
-    assert seen.count("imports") >= 4  # queued, checked, each batch, finished
-    assert "messages" in seen and "leads" in seen
+    assert seen.count(events.Topic.IMPORTS) >= 4  # queued, checked, each batch, finished
+    assert events.Topic.MESSAGES in seen and events.Topic.LEADS in seen
 
 
 def test_the_import_page_lines_show_progress_result_and_matches(database, acme) -> None:

@@ -19,7 +19,7 @@ from pkcrm_app.audit.service import record
 from pkcrm_app.core.authz import Role
 from pkcrm_app.core.db import Database, utcnow
 from pkcrm_app.core.errors import AuthenticationFailed, NotFound, PermissionDenied
-from pkcrm_app.core.events import DomainEvent, subscribe, unsubscribe
+from pkcrm_app.core.events import DomainEvent, Topic, subscribe, unsubscribe
 from tests.support.data import PASSWORD, OrgFixture, make_org
 
 
@@ -133,7 +133,7 @@ def test_acknowledging_clears_the_count_and_is_pushed_live(database, acme) -> No
     try:
         sign_in(database, acme, "ann", "Chrome 156", "Linux")
         sign_in(database, acme, "ann", "Firefox 140", "Windows 10")
-        assert [(e.org_id, e.topic) for e in pushed] == [(acme.org_id, "alerts")]
+        assert [(e.org_id, e.topic) for e in pushed] == [(acme.org_id, Topic.ALERTS)]
         admin = acme.actor("adam", Role.ADMIN)
         with database.session() as db:
             [alert], total = alerts.list_alerts(db, admin)
@@ -195,7 +195,7 @@ def test_a_locked_second_factor_alerts_every_organisation_of_the_person_live(dat
     finally:
         unsubscribe(pushed.extend)
     assert mailed == ["ann@acme.test"]
-    assert sorted((e.org_id, e.topic) for e in pushed) == [(acme.org_id, "alerts"), (globex.org_id, "alerts")]
+    assert sorted((e.org_id, e.topic) for e in pushed) == [(acme.org_id, Topic.ALERTS), (globex.org_id, Topic.ALERTS)]
     for org, admin in ((acme, "adam"), (globex, "gus")):
         with database.session() as db:
             [alert] = alerts.list_alerts(db, org.actor(admin, Role.ADMIN))[0]

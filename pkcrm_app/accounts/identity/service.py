@@ -21,7 +21,7 @@ from pkcrm_app.audit.service import record
 from pkcrm_app.core.authz import Actor, Role
 from pkcrm_app.core.db import utcnow
 from pkcrm_app.core.errors import AuthenticationFailed, InvalidInput, LoginThrottled
-from pkcrm_app.core.events import DomainEvent, emit_on_commit
+from pkcrm_app.core.events import SessionsEnded, emit_on_commit
 
 Ts = TypeVarTuple("Ts")
 SESSION_TOUCH_INTERVAL = timedelta(minutes=1)
@@ -238,5 +238,5 @@ def logout(db: Session, token: str | None, *, ip: str = "") -> None:
         return
     session.revoked_at = utcnow()
     record(db, action="logout", org_id=session.org_id, actor_user_id=session.user_id, ip_address=ip)
-    emit_on_commit(db, DomainEvent(session.org_id, "sessions"))
+    emit_on_commit(db, SessionsEnded(org_id=session.org_id, user_ids=(session.user_id,)))
     db.commit()

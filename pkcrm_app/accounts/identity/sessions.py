@@ -14,7 +14,7 @@ from pkcrm_app.audit.service import record
 from pkcrm_app.core.authz import Actor, Permission
 from pkcrm_app.core.db import utcnow
 from pkcrm_app.core.errors import NotFound
-from pkcrm_app.core.events import DomainEvent, emit_on_commit
+from pkcrm_app.core.events import SessionsEnded, emit_on_commit
 
 HANDLE_LENGTH = 16  # a prefix of the stored hash: names a session without revealing anything usable
 
@@ -57,7 +57,8 @@ def _end(
     if ended:
         record(db, action=action, org_id=actor.org_id, actor_user_id=actor.user_id, target_type="user",
                target_id=target_user or actor.user_id or "", details={"sessions": ended})
-        emit_on_commit(db, DomainEvent(actor.org_id, "sessions"))
+        ended_user = target_user or actor.user_id
+        emit_on_commit(db, SessionsEnded(org_id=actor.org_id, user_ids=(ended_user,) if ended_user else ()))
     return int(ended)
 
 

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from pkcrm_app.accounts.identity.models import AuthSession
 from pkcrm_app.core.db import utcnow
 from pkcrm_app.core.errors import InvalidInput
-from pkcrm_app.core.events import DomainEvent, emit_on_commit
+from pkcrm_app.core.events import SessionsEnded, emit_on_commit
 
 
 def new_token() -> tuple[str, str]:
@@ -61,5 +61,5 @@ def end_user_sessions(db: Session, user_id: int, *, keep_session_id: str | None 
     rows = db.execute(select(AuthSession.id, AuthSession.org_id).where(*live)).all()
     db.execute(update(AuthSession).where(*live).values(revoked_at=utcnow()).execution_options(synchronize_session=False))
     for org_id in {org_id for _, org_id in rows}:
-        emit_on_commit(db, DomainEvent(org_id, "sessions"))
+        emit_on_commit(db, SessionsEnded(org_id=org_id, user_ids=(user_id,)))
     return len(rows)

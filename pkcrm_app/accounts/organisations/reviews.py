@@ -22,9 +22,7 @@ from pkcrm_app.audit.service import record
 from pkcrm_app.core.authz import Actor, Permission, Role
 from pkcrm_app.core.db import utcnow
 from pkcrm_app.core.errors import InvalidInput, NotFound
-from pkcrm_app.core.events import DomainEvent, emit_on_commit
-
-TOPIC = "reviews"
+from pkcrm_app.core.events import ReviewsChanged, emit_on_commit
 
 
 @dataclass(frozen=True)
@@ -118,7 +116,7 @@ def start_review(db: Session, actor: Actor) -> Review:
                                 reach_details=details))
     record(db, action="access_review.started", org_id=actor.org_id, actor_user_id=actor.user_id,
            target_type="access_review", target_id=review.id, details={"members": len(rows)})
-    emit_on_commit(db, DomainEvent(actor.org_id, TOPIC, (review.id,)))
+    emit_on_commit(db, ReviewsChanged(org_id=actor.org_id, review_id=review.id))
     return _view(db, review)
 
 
@@ -165,7 +163,7 @@ def decide(db: Session, actor: Actor, review_id: int, user_id: int, decision: Re
            target_id=user_id, details={"review_id": review.id, "decision": decision.value,
                                        "role": item.role_at_review.value,
                                        "new_role": item.new_role.value if item.new_role else ""})
-    emit_on_commit(db, DomainEvent(actor.org_id, TOPIC, (review.id,)))
+    emit_on_commit(db, ReviewsChanged(org_id=actor.org_id, review_id=review.id))
     return ReviewItem(user_id=item.user_id, name=item.name, email=item.email, role=item.role_at_review,
                       active=item.active, last_login_at=item.last_login_at, mfa_enabled=item.mfa_enabled,
                       reach=item.reach, decision=item.decision, new_role=item.new_role, decided_at=item.decided_at)
@@ -192,7 +190,7 @@ def complete_review(db: Session, actor: Actor, review_id: int) -> Review:
            details={"members": len(view.items), "kept": view.count(ReviewDecision.KEEP),
                     "changed": view.count(ReviewDecision.CHANGE), "revoked": view.count(ReviewDecision.REVOKE),
                     "next_due_at": review.next_due_at.isoformat()})
-    emit_on_commit(db, DomainEvent(actor.org_id, TOPIC, (review.id,)))
+    emit_on_commit(db, ReviewsChanged(org_id=actor.org_id, review_id=review.id))
     return view
 
 

@@ -24,9 +24,8 @@ from pkcrm_app.audit.service import record
 from pkcrm_app.core.authz import Actor, Permission
 from pkcrm_app.core.db import utcnow
 from pkcrm_app.core.errors import NotFound, PermissionDenied
-from pkcrm_app.core.events import DomainEvent, emit_on_commit
+from pkcrm_app.core.events import AlertsChanged, emit_on_commit
 
-TOPIC = "alerts"
 FAILED_LOGIN_WINDOW = timedelta(minutes=10)
 FAILED_LOGIN_THRESHOLD = 5  # this many failures of one user within the window raise an alert
 EXPORT_WINDOW = timedelta(hours=1)
@@ -43,7 +42,7 @@ def raise_alert(db: Session, org_id: int, kind: AlertKind, message: str, user_id
     db.flush()
     record(db, action="security.alert", org_id=org_id, target_type="security_alert", target_id=alert.id,
            details={"kind": kind.value, "user_id": user_id or "", "message": alert.message, **(details or {})})
-    emit_on_commit(db, DomainEvent(org_id, TOPIC, (alert.id,)))
+    emit_on_commit(db, AlertsChanged(org_id=org_id, alert_id=alert.id))
     return alert
 
 
@@ -164,7 +163,7 @@ def acknowledge(db: Session, actor: Actor, alert_id: int) -> None:
     alert.acknowledged_at, alert.acknowledged_by_user_id = utcnow(), actor.user_id
     record(db, action="security.alert_acknowledged", org_id=actor.org_id, actor_user_id=actor.user_id,
            target_type="security_alert", target_id=alert.id, details={"kind": alert.kind.value})
-    emit_on_commit(db, DomainEvent(actor.org_id, TOPIC, (alert.id,)))
+    emit_on_commit(db, AlertsChanged(org_id=actor.org_id, alert_id=alert.id))
 
 
 def unacknowledged_count(db: Session, actor: Actor) -> int:

@@ -17,6 +17,7 @@ from pkcrm_app.channels.whatsapp.template_models import MessageTemplate
 from pkcrm_app.core.authz import Actor, Permission
 from pkcrm_app.core.db import utcnow
 from pkcrm_app.core.errors import InvalidInput, NotFound
+from pkcrm_app.core.events import TemplatesChanged, emit_on_commit
 
 PLACEHOLDER = re.compile(r"\{\{\s*(\d+)\s*\}\}")
 
@@ -116,6 +117,7 @@ def define_template(
     db.flush()
     record(db, action="whatsapp.template_defined", org_id=actor.org_id, actor_user_id=actor.user_id,
            target_type="message_template", target_id=found.id, details={"name": name, "language": language})
+    emit_on_commit(db, TemplatesChanged(org_id=actor.org_id, template_ids=(found.id,)))
     db.commit()
     return _view(found)
 
@@ -164,5 +166,8 @@ def sync_templates(
         row.variables = {n: (row.variables or {}).get(n, "name") for n in placeholders(row.body)}
     record(db, action="whatsapp.templates_synced", org_id=actor.org_id, actor_user_id=actor.user_id,
            target_type="whatsapp_number", target_id=number.id, details={"templates": len(remote)})
+    db.flush()  # ids of the templates read for the first time, for the live event
+    emit_on_commit(db, TemplatesChanged(org_id=actor.org_id,
+                                        template_ids=tuple(sorted(t.id for t in existing.values()))))
     db.commit()
     return len(remote)

@@ -20,7 +20,7 @@ from sqlalchemy import select, update
 from pkcrm_app.channels.whatsapp.media import MediaError, fetch
 from pkcrm_app.channels.whatsapp.models import WhatsAppNumber
 from pkcrm_app.core.db import Database, utcnow
-from pkcrm_app.core.events import DomainEvent, emit_on_commit
+from pkcrm_app.core.events import MessagesChanged, emit_on_commit
 from pkcrm_app.inbox.models import MediaState, Message, MessageMedia
 from pkcrm_app.settings import get_settings
 
@@ -77,7 +77,8 @@ def _finish(database: Database, message_id: int, *, error: MediaError | None = N
             media.reason = (error.reason + tries)[:300]
         conversation_id = db.scalar(select(Message.conversation_id).where(Message.id == message_id))
         if media.state != MediaState.PENDING and conversation_id is not None:
-            emit_on_commit(db, DomainEvent(media.org_id, "messages", (conversation_id,)))
+            emit_on_commit(db, MessagesChanged(org_id=media.org_id, conversation_ids=(conversation_id,),
+                                               message_ids=(message_id,)))
         return media.state
 
 

@@ -29,7 +29,7 @@ from pkcrm_app.channels.whatsapp.client import CloudApiError, CloudClient, Outco
 from pkcrm_app.channels.whatsapp.models import WhatsAppNumber
 from pkcrm_app.channels.whatsapp.webhook import STATUS_RANK
 from pkcrm_app.core.db import Database, utcnow
-from pkcrm_app.core.events import DomainEvent, emit_on_commit
+from pkcrm_app.core.events import MessagesChanged, emit_on_commit
 from pkcrm_app.inbox.models import Message, MessageStatus
 from pkcrm_app.inbox.outbox import files as outbound_media
 from pkcrm_app.inbox.outbox.models import OutboxItem, OutboxState
@@ -223,7 +223,8 @@ class Sender:
                 message = db.get_one(Message, item.message_id)
                 message.status, message.status_updated_at = MessageStatus.FAILED, now
                 message.error = [{"code": exc.code or "", "title": reason}]
-                emit_on_commit(db, DomainEvent(item.org_id, "messages", (message.conversation_id,)))
+                emit_on_commit(db, MessagesChanged(org_id=item.org_id, conversation_ids=(message.conversation_id,),
+                                                   message_ids=(message.id,)))
 
     # -- loop -------------------------------------------------------------------------------------------------
     def pending(self) -> int:
@@ -274,4 +275,5 @@ def mark_sent(db: Session, item: OutboxItem, wamid: str) -> None:
         message.wa_message_id = wamid
     if message.status != MessageStatus.FAILED and STATUS_RANK.get(message.status.value, -1) < STATUS_RANK["sent"]:
         message.status, message.status_updated_at = MessageStatus.SENT, now
-    emit_on_commit(db, DomainEvent(item.org_id, "messages", (message.conversation_id,)))
+    emit_on_commit(db, MessagesChanged(org_id=item.org_id, conversation_ids=(message.conversation_id,),
+                                       message_ids=(message.id,)))

@@ -20,7 +20,7 @@ from pkcrm_app.channels.whatsapp.models import WhatsAppNumber
 from pkcrm_app.core.authz import Actor, Permission
 from pkcrm_app.core.db import Database, utcnow
 from pkcrm_app.core.errors import InvalidInput, NotFound
-from pkcrm_app.core.events import DomainEvent, emit_on_commit
+from pkcrm_app.core.events import MessagesChanged, emit_on_commit
 from pkcrm_app.crm.models import Contact
 from pkcrm_app.crm.service import get_lead
 from pkcrm_app.inbox.models import Conversation, Direction, Message, MessageStatus
@@ -40,15 +40,17 @@ class WindowView:
     open: bool
     seconds_left: int
     closes_at: datetime | None
+    conversation_id: int | None = None  # what live message events name
 
 
 def window_of(conversation: Conversation | None, now: datetime | None = None) -> WindowView:
     last = conversation.last_inbound_at if conversation is not None else None
+    conversation_id = conversation.id if conversation is not None else None
     if last is None:
-        return WindowView(False, 0, None)
+        return WindowView(False, 0, None, conversation_id)
     closes = last + WINDOW
     left = int((closes - (now or utcnow())).total_seconds())
-    return WindowView(left > 0, max(left, 0), closes)
+    return WindowView(left > 0, max(left, 0), closes, conversation_id)
 
 
 @dataclass
@@ -110,7 +112,8 @@ def _enqueue(
                       state=OutboxState.QUEUED, next_attempt_at=now))
     target.conversation.last_message_at = now
     target.conversation.last_message_preview = (body or f"[{kind}]")[:PREVIEW_CHARS]
-    emit_on_commit(db, DomainEvent(actor.org_id, "messages", (target.conversation.id,)))
+    emit_on_commit(db, MessagesChanged(org_id=actor.org_id, conversation_ids=(target.conversation.id,),
+                                       message_ids=(message.id,)))
     db.commit()
     return message
 
@@ -191,6 +194,7 @@ def resend(db: Session, actor: Actor, lead_id: int, message_id: int) -> Message:
     item.idempotency_key, item.payload = key, {**item.payload, "biz_opaque_callback_data": key}
     item.state, item.attempts, item.next_attempt_at, item.last_error = OutboxState.QUEUED, 0, utcnow(), None
     message.status, message.error, message.wa_message_id = MessageStatus.PENDING, None, PENDING_PREFIX + key
-    emit_on_commit(db, DomainEvent(actor.org_id, "messages", (conversation.id,)))
+    emit_on_commit(db, MessagesChanged(org_id=actor.org_id, conversation_ids=(conversation.id,),
+                                       message_ids=(message.id,)))
     db.commit()
     return message

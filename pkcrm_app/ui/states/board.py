@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 
 import reflex as rx
 
@@ -12,6 +13,7 @@ from pkcrm_app.core.errors import DomainError
 from pkcrm_app.crm import service as crm
 from pkcrm_app.inbox import board as board_model
 from pkcrm_app.inbox import service as inbox
+from pkcrm_app.live.memo import LiveMemo
 from pkcrm_app.live.state import OrgLive
 from pkcrm_app.ui.states.session import SessionMixin
 from pkcrm_app.ui.states.views import ColumnView, ThreadPane, column_views, thread_pane
@@ -25,9 +27,15 @@ def _load_columns(actor: Actor, cards: int, tz: str) -> list[ColumnView]:
         return column_views(board_model.board(db, actor, cards_per_stage=cards), tz)
 
 
-def _load_thread(actor: Actor, lead_id: int, limit: int, tz: str) -> ThreadPane:
+def _load_thread(actor: Actor, lead_id: int, limit: int, tz: str) -> tuple[ThreadPane, int | None]:
     with get_database().session() as db:
-        return thread_pane(inbox.lead_thread(db, actor, lead_id, limit=limit), tz)
+        view = inbox.lead_thread(db, actor, lead_id, limit=limit)
+    return thread_pane(view, tz), view.conversation_id
+
+
+# An open thread is read again only when its conversation's messages or its lead changed (or it has none yet).
+THREADS: LiveMemo[tuple[Actor, int, int, str], tuple[ThreadPane, int | None]] = LiveMemo(
+    lambda read: {"messages_rev": None if read[1] is None else (read[1],), "leads_rev": (read[0].lead_id,)})
 
 
 def _move(actor: Actor, lead_id: int, stage_id: int) -> None:
@@ -61,13 +69,15 @@ class BoardState(SessionMixin, rx.State):
 
     @rx.var
     async def thread(self) -> ThreadPane:
+        """Recomputed on every lead or message change; read again only when the change concerns this thread."""
         live = await self.get_state(OrgLive)
         _ = (live.leads_rev, live.messages_rev, self._org_id)
         actor = (await self._tab_actor())
         if actor is None or not self.selected_lead_id:
             return ThreadPane()
+        view = (actor, self.selected_lead_id, self.thread_limit, self._tz)
         try:
-            return await asyncio.to_thread(_load_thread, actor, self.selected_lead_id, self.thread_limit, self._tz)
+            return (await THREADS.read(view, live, partial(_load_thread, *view)))[0]
         except DomainError:
             return ThreadPane()
 

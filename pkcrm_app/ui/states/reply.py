@@ -8,14 +8,16 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import dataclass, field
+from functools import partial
 
 import reflex as rx
 
 from pkcrm_app.channels.whatsapp import templates
 from pkcrm_app.core.authz import Actor
-from pkcrm_app.core.db import get_database
+from pkcrm_app.core.db import get_database, utcnow
 from pkcrm_app.core.errors import DomainError
 from pkcrm_app.inbox.outbox import service as outbox
+from pkcrm_app.live.memo import LiveMemo
 from pkcrm_app.live.state import OrgLive
 from pkcrm_app.ui.states.board import BoardState
 
@@ -40,11 +42,26 @@ def left_text(seconds: int) -> str:
     return f"{hours} h {minutes:02d} min left to reply freely" if hours else f"{minutes} min left to reply freely"
 
 
-def _composer(actor: Actor, lead_id: int) -> Composer:
+def _window(actor: Actor, lead_id: int) -> outbox.WindowView:
     with get_database().session() as db:
-        window = outbox.conversation_window(db, actor, lead_id)
-        options = [TemplateOption(str(t.id), f"{t.name} ({t.language})") for t in templates.list_templates(db, actor)]
-    return Composer(window.open, left_text(window.seconds_left) if window.open else "", options)
+        return outbox.conversation_window(db, actor, lead_id)
+
+
+def _template_options(actor: Actor) -> list[TemplateOption]:
+    with get_database().session() as db:
+        return [TemplateOption(str(t.id), f"{t.name} ({t.language})") for t in templates.list_templates(db, actor)]
+
+
+# The window is read again when its conversation's messages change; the templates only when templates change.
+WINDOWS: LiveMemo[tuple[Actor, int], outbox.WindowView] = LiveMemo(
+    lambda window: {"messages_rev": None if window.conversation_id is None else (window.conversation_id,)})
+TEMPLATE_OPTIONS: LiveMemo[Actor, list[TemplateOption]] = LiveMemo(lambda _options: {"templates_rev": None})
+
+
+def _composer(window: outbox.WindowView, options: list[TemplateOption]) -> Composer:
+    """The time left counted now, not when the window was read."""
+    left = int((window.closes_at - utcnow()).total_seconds()) if window.closes_at is not None else 0
+    return Composer(left > 0, left_text(left) if left > 0 else "", list(options))
 
 
 def upload_script(lead_id: int) -> str:
@@ -65,15 +82,19 @@ class ReplyState(BoardState):
 
     @rx.var
     async def composer(self) -> Composer:
+        """Recomputed on every message or template change; each part is read again only when it is concerned."""
         live = await self.get_state(OrgLive)
-        _ = (live.messages_rev, self.selected_lead_id)
+        _ = (live.messages_rev, live.templates_rev, self.selected_lead_id)
         actor = (await self._tab_actor())
         if actor is None or not self.selected_lead_id:
             return Composer()
+        lead_id = self.selected_lead_id
         try:
-            return await asyncio.to_thread(_composer, actor, self.selected_lead_id)
+            window = await WINDOWS.read((actor, lead_id), live, partial(_window, actor, lead_id))
+            options = await TEMPLATE_OPTIONS.read(actor, live, partial(_template_options, actor))
         except DomainError:
             return Composer()
+        return _composer(window, options)
 
     async def _send(self, work) -> None:  # type: ignore[no-untyped-def]
         actor = await self._active_actor()
