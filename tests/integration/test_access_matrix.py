@@ -60,6 +60,8 @@ from pkcrm_app.core.errors import InvalidInput, NotFound, PermissionDenied, Step
 from pkcrm_app.crm import service as crm
 from pkcrm_app.crm.models import Lead
 from pkcrm_app.flows import organisation_deletion
+from pkcrm_app.http import build_api
+from pkcrm_app.http.webhook import number_directory
 from pkcrm_app.imports import importer as chat_import
 from pkcrm_app.imports import people as chat_import_people
 from pkcrm_app.imports.models import ChatImportJob, ImportState
@@ -70,8 +72,6 @@ from pkcrm_app.inbox.media.downloads import media_path, write_encrypted
 from pkcrm_app.inbox.models import MediaState, Message, MessageMedia
 from pkcrm_app.inbox.outbox import service as wa_outbox
 from pkcrm_app.inbox.outbox.models import OutboxItem, OutboxState
-from pkcrm_app.routes import build_api
-from pkcrm_app.routes.webhook import number_directory
 from pkcrm_app.settings import get_settings
 from tests.conftest import TEST_MASTER_KEY
 from tests.integration.conftest import empty_postgres

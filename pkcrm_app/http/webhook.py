@@ -21,10 +21,10 @@ from pkcrm_app.channels.whatsapp.webhook import (
     signature_matches,
 )
 from pkcrm_app.core.db import get_database
+from pkcrm_app.http.auth import client_ip
 from pkcrm_app.inbox.inbound import ingest
 from pkcrm_app.inbox.media.downloads import download_now
 from pkcrm_app.inbox.outbox.receipts import reconcile as reconcile_receipts
-from pkcrm_app.routes.auth import client_ip
 from pkcrm_app.settings import get_settings
 
 log = logging.getLogger("pkcrm.webhook")

@@ -15,11 +15,11 @@ from pkcrm_app.accounts.identity.cookies import SESSION_COOKIE
 from pkcrm_app.channels.whatsapp import connection
 from pkcrm_app.core.db import get_database
 from pkcrm_app.core.errors import DomainError, InvalidInput, NotFound, PermissionDenied, StepUpRequired
+from pkcrm_app.http.auth import client_ip, cross_site_refused, same_origin
+from pkcrm_app.http.forms import FORM_OVERHEAD, BodyTooLarge, read_form
+from pkcrm_app.http.webhook import number_directory
 from pkcrm_app.inbox.outbox import files as outbound_media
 from pkcrm_app.inbox.outbox import service as outbox
-from pkcrm_app.routes.auth import client_ip, cross_site_refused, same_origin
-from pkcrm_app.routes.forms import FORM_OVERHEAD, BodyTooLarge, read_form
-from pkcrm_app.routes.webhook import number_directory
 
 log = logging.getLogger("pkcrm.whatsapp")
 NO_STORE = {"Cache-Control": "no-store"}

@@ -16,7 +16,7 @@ from pkcrm_app.accounts.security.alerts import note_export
 from pkcrm_app.accounts.security.audit_log import AuditFilter, export_csv
 from pkcrm_app.core.authz import Actor, Permission
 from pkcrm_app.core.db import get_database
-from pkcrm_app.routes.auth import client_ip
+from pkcrm_app.http.auth import client_ip
 
 
 def _resolve(token: str | None) -> SessionInfo | None:

@@ -23,8 +23,8 @@ from pkcrm_app.accounts.identity.sso import login as sso_login
 from pkcrm_app.accounts.identity.sso import service as sso_service
 from pkcrm_app.core.db import get_database
 from pkcrm_app.core.errors import AuthenticationFailed, DomainError, PermissionDenied, StepUpRequired
-from pkcrm_app.routes.auth import client_ip, cross_site_refused, follow, same_origin, start_session
-from pkcrm_app.routes.forms import read_form
+from pkcrm_app.http.auth import client_ip, cross_site_refused, follow, same_origin, start_session
+from pkcrm_app.http.forms import read_form
 from pkcrm_app.settings import get_settings
 
 log = logging.getLogger("pkcrm.sso")

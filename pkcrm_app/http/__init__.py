@@ -5,13 +5,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from pkcrm_app.routes import onboarding
-from pkcrm_app.routes.audit_export import export_audit
-from pkcrm_app.routes.auth import login_route, logout_route
-from pkcrm_app.routes.chat_import import upload_route as import_upload_route
-from pkcrm_app.routes.forms import BodyTooLarge, body_too_large
-from pkcrm_app.routes.media import media_route
-from pkcrm_app.routes.mfa import (
+from pkcrm_app.http import onboarding
+from pkcrm_app.http.audit_export import export_audit
+from pkcrm_app.http.auth import login_route, logout_route
+from pkcrm_app.http.chat_import import upload_route as import_upload_route
+from pkcrm_app.http.forms import BodyTooLarge, body_too_large
+from pkcrm_app.http.media import media_route
+from pkcrm_app.http.mfa import (
     confirm_enrolment,
     confirm_factor_reset,
     enrolment_qr,
@@ -21,10 +21,10 @@ from pkcrm_app.routes.mfa import (
     step_up,
     verify_login_code,
 )
-from pkcrm_app.routes.sso import callback_route, link_route, settings_route, start_route
-from pkcrm_app.routes.webhook import receive_webhook, verify_webhook
-from pkcrm_app.routes.whatsapp_settings import save_route as whatsapp_save_route
-from pkcrm_app.routes.whatsapp_settings import upload_route as whatsapp_upload_route
+from pkcrm_app.http.sso import callback_route, link_route, settings_route, start_route
+from pkcrm_app.http.webhook import receive_webhook, verify_webhook
+from pkcrm_app.http.whatsapp_settings import save_route as whatsapp_save_route
+from pkcrm_app.http.whatsapp_settings import upload_route as whatsapp_upload_route
 
 
 async def health(_request: Request) -> JSONResponse:

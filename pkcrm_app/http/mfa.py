@@ -17,9 +17,9 @@ from pkcrm_app.accounts.identity import mfa_login, mfa_reset, recovery, second_f
 from pkcrm_app.accounts.identity.cookies import MFA_RESET_COOKIE, SESSION_COOKIE
 from pkcrm_app.accounts.identity.service import resolve_session
 from pkcrm_app.core.errors import AuthenticationFailed, DomainError, StepUpRequired
-from pkcrm_app.routes.auth import client_ip, cross_site_refused, follow, same_origin, start_session, with_database
-from pkcrm_app.routes.forms import read_form
-from pkcrm_app.routes.onboarding import _link_cookie
+from pkcrm_app.http.auth import client_ip, cross_site_refused, follow, same_origin, start_session, with_database
+from pkcrm_app.http.forms import read_form
+from pkcrm_app.http.onboarding import _link_cookie
 from pkcrm_app.settings import get_settings
 
 log = logging.getLogger("pkcrm.auth")

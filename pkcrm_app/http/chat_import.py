@@ -25,9 +25,9 @@ from pkcrm_app.accounts.identity.service import resolve_session
 from pkcrm_app.core.authz import Actor, Permission
 from pkcrm_app.core.db import get_database
 from pkcrm_app.core.errors import DomainError
+from pkcrm_app.http.auth import client_ip, cross_site_refused, follow, same_origin
+from pkcrm_app.http.forms import FORM_OVERHEAD, BodyTooLarge, read_form
 from pkcrm_app.imports.importer import resume_jobs, run_in_background, start_import
-from pkcrm_app.routes.auth import client_ip, cross_site_refused, follow, same_origin
-from pkcrm_app.routes.forms import FORM_OVERHEAD, BodyTooLarge, read_form
 from pkcrm_app.settings import get_settings
 
 log = logging.getLogger(__name__)

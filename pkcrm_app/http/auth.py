@@ -16,7 +16,7 @@ from pkcrm_app.accounts.identity import known_devices, service
 from pkcrm_app.accounts.identity.cookies import DEVICE_COOKIE, SESSION_COOKIE
 from pkcrm_app.core.db import get_database
 from pkcrm_app.core.errors import AuthenticationFailed, LoginThrottled
-from pkcrm_app.routes.forms import read_form
+from pkcrm_app.http.forms import read_form
 from pkcrm_app.settings import get_settings
 
 log = logging.getLogger("pkcrm.auth")

@@ -37,8 +37,8 @@ from pkcrm_app.accounts.organisations import invitations, signup
 from pkcrm_app.core.errors import DomainError, InvalidInput
 from pkcrm_app.core.mail import MailError
 from pkcrm_app.flows import signup as signup_flow
-from pkcrm_app.routes.auth import client_ip, cross_site_refused, follow, same_origin, start_session, with_database
-from pkcrm_app.routes.forms import read_form
+from pkcrm_app.http.auth import client_ip, cross_site_refused, follow, same_origin, start_session, with_database
+from pkcrm_app.http.forms import read_form
 from pkcrm_app.settings import get_settings
 
 log = logging.getLogger("pkcrm.onboarding")
