@@ -6,22 +6,17 @@ from collections.abc import Iterator
 from datetime import date
 
 from starlette.background import BackgroundTask
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response, StreamingResponse
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route
 
-from pkcrm_app.accounts.identity.cookies import SESSION_COOKIE
-from pkcrm_app.accounts.identity.service import SessionInfo, resolve_session
 from pkcrm_app.accounts.security.alerts import note_export
 from pkcrm_app.accounts.security.audit_log import AuditFilter, export_csv
 from pkcrm_app.core.authz import Actor, Permission
 from pkcrm_app.core.db import get_database
-from pkcrm_app.http.auth import client_ip
-
-
-def _resolve(token: str | None) -> SessionInfo | None:
-    with get_database().session() as db:
-        return resolve_session(db, token)
+from pkcrm_app.core.errors import InvalidInput, PermissionDenied, StepUpRequired
+from pkcrm_app.http.deps import client_ip, current_actor, device_of
+from pkcrm_app.http.routing import get
 
 
 def _day(value: str | None) -> date | None:
@@ -43,22 +38,21 @@ def _stream(actor: Actor, flt: AuditFilter, ip: str, device: str) -> Iterator[st
 
 
 async def export_audit(request: Request) -> Response:
-    info = await run_in_threadpool(_resolve, request.cookies.get(SESSION_COOKIE))
-    if info is None:
-        return PlainTextResponse("sign in first", status_code=401)
-    if not info.actor.can(Permission.AUDIT_VIEW):
-        return PlainTextResponse("your role may not export the audit log", status_code=403)
-    if not info.actor.stepped_up:
-        return PlainTextResponse("an export needs a fresh second factor: confirm it on the audit page first",
-                                 status_code=403)
+    actor = await current_actor(request)
+    if not actor.can(Permission.AUDIT_VIEW):
+        raise PermissionDenied("your role may not export the audit log")
+    if not actor.stepped_up:
+        raise StepUpRequired("an export needs a fresh second factor: confirm it on the audit page first")
     params = request.query_params
     try:
         flt = AuditFilter(action=params.get("action", ""), actor_email=params.get("actor", ""),
                           since=_day(params.get("since")), until=_day(params.get("until")))
     except ValueError:
-        return PlainTextResponse("dates must look like 2026-11-25", status_code=400)
-    ip = client_ip(request)
+        raise InvalidInput("dates must look like 2026-11-25") from None
     filename = f"audit-log-{date.today().isoformat()}.csv"
-    return StreamingResponse(_stream(info.actor, flt, ip, request.headers.get("user-agent", "")), media_type="text/csv",
+    return StreamingResponse(_stream(actor, flt, client_ip(request), device_of(request)), media_type="text/csv",
                              headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-                             background=BackgroundTask(_note_export, info.actor))
+                             background=BackgroundTask(_note_export, actor))
+
+
+ROUTES: list[Route] = [get("/audit/export.csv", export_audit)]

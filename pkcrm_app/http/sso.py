@@ -7,31 +7,28 @@ travel in these requests: never in websocket state, URLs we build for our own pa
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from urllib.parse import quote
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
 
-from pkcrm_app.accounts.identity import outcomes
-from pkcrm_app.accounts.identity import service as accounts
 from pkcrm_app.accounts.identity.cookies import SESSION_COOKIE, STATE_COOKIE
 from pkcrm_app.accounts.identity.sso import links as sso_links
 from pkcrm_app.accounts.identity.sso import login as sso_login
 from pkcrm_app.accounts.identity.sso import service as sso_service
-from pkcrm_app.core.db import get_database
-from pkcrm_app.core.errors import AuthenticationFailed, DomainError, PermissionDenied, StepUpRequired
-from pkcrm_app.http.auth import client_ip, cross_site_refused, follow, same_origin, start_session
+from pkcrm_app.core.errors import AuthenticationFailed, DomainError
+from pkcrm_app.http.auth import end_cookie, slow_down, start_session
+from pkcrm_app.http.deps import client_ip, current_actor, device_of, done, follow, in_transaction
 from pkcrm_app.http.forms import read_form
+from pkcrm_app.http.routing import back_to, fetch_or_back_to, get, post
 from pkcrm_app.settings import get_settings
 
 log = logging.getLogger("pkcrm.sso")
 STATE_COOKIE_PATH = "/auth/sso"
 FAILED = "/login?error=sso"
 PROFILE = "/profile"
-NO_STORE = {"Cache-Control": "no-store"}
 
 
 def redirect_uri(request: Request) -> str:
@@ -45,28 +42,14 @@ def _with_state(response: Response, state: str) -> Response:
     return response
 
 
-def _begin(org: str, callback: str) -> tuple[str, str]:
-    with get_database().session() as db:
-        return sso_login.begin_login(db, org_slug=org, redirect_uri=callback)
-
-
 async def start_route(request: Request) -> Response:
-    org = str(request.query_params.get("org") or "")
+    org, callback = str(request.query_params.get("org") or ""), redirect_uri(request)
     try:
-        url, state = await run_in_threadpool(_begin, org, redirect_uri(request))
+        url, state = await in_transaction(lambda db: sso_login.begin_login(db, org_slug=org, redirect_uri=callback))
     except sso_login.SsoFailed as failure:
         log.info("single sign-on not started from %s: %s", client_ip(request), failure.reason)
         return RedirectResponse(FAILED, status_code=303)
     return _with_state(RedirectResponse(url, status_code=302), state)
-
-
-def _finish(request: Request, state: str, code: str, error: str) -> sso_login.Finished:
-    with get_database().session() as db:
-        return sso_login.finish_login(
-            db, state=state, code=code, error=error, browser_state=request.cookies.get(STATE_COOKIE),
-            session_token=request.cookies.get(SESSION_COOKIE), ip=client_ip(request),
-            user_agent=request.headers.get("user-agent", ""), hours=get_settings().session_hours,
-        )
 
 
 def refusal_url(outcome: str) -> str:
@@ -78,87 +61,66 @@ def refusal_url(outcome: str) -> str:
 
 async def callback_route(request: Request) -> Response:
     params = request.query_params
+    state, code, error = (str(params.get(name) or "") for name in ("state", "code", "error"))
+    browser_state, token = request.cookies.get(STATE_COOKIE), request.cookies.get(SESSION_COOKIE)
+    ip, device = client_ip(request), device_of(request)
     try:
-        finished = await run_in_threadpool(_finish, request, str(params.get("state") or ""),
-                                           str(params.get("code") or ""), str(params.get("error") or ""))
+        finished = await in_transaction(lambda db: sso_login.finish_login(
+            db, state=state, code=code, error=error, browser_state=browser_state, session_token=token, ip=ip,
+            user_agent=device, hours=get_settings().session_hours))
     except sso_login.SsoFailed as failure:
-        log.info("single sign-on refused from %s: %s", client_ip(request), failure.reason)
+        log.info("single sign-on refused from %s: %s", ip, failure.reason)
         response: Response = RedirectResponse(refusal_url(failure.outcome), status_code=303)
     else:
         if finished.opened is not None:
             response = start_session(request, finished.opened)
         else:
             response = RedirectResponse(finished.next_url, status_code=303)
-    response.delete_cookie(STATE_COOKIE, path=STATE_COOKIE_PATH, secure=get_settings().cookie_secure, httponly=True,
-                           samesite="lax")
-    return response
-
-
-def _link(token: str | None, password: str, callback: str, ip: str, device: str) -> tuple[str, str] | None:
-    """(provider URL, state), or None without a live session."""
-    with get_database().session() as db:
-        info = accounts.resolve_session(db, token)
-        if info is None:
-            return None
-        return sso_links.begin_link(db, info.actor, password=password, session_token=token, redirect_uri=callback,
-                                    ip=ip, device=device)
+    return end_cookie(response, STATE_COOKIE, STATE_COOKIE_PATH)
 
 
 async def link_route(request: Request) -> Response:
     """POST /auth/sso/link (password): a signed-in member starts linking their provider account."""
-    if not same_origin(request):
-        return cross_site_refused()
     form = await read_form(request)
     password = form.get("password")
+    token, callback = request.cookies.get(SESSION_COOKIE), redirect_uri(request)
+    actor = await current_actor(request)
     try:
-        started = await run_in_threadpool(
-            _link, request.cookies.get(SESSION_COOKIE), password if isinstance(password, str) else "",
-            redirect_uri(request), client_ip(request), request.headers.get("user-agent", ""))
+        url, state = await in_transaction(lambda db: sso_links.begin_link(
+            db, actor, password=password if isinstance(password, str) else "", session_token=token,
+            redirect_uri=callback, ip=client_ip(request), device=device_of(request)))
     except sso_login.SsoFailed as failure:
         log.info("single sign-on link not started from %s: %s", client_ip(request), failure.reason)
         return follow(request, f"{PROFILE}?sso=failed")
     except AuthenticationFailed as failure:  # the password did not confirm the account (or too many tries)
-        await asyncio.sleep(failure.delay_seconds)
+        await slow_down(failure)
         return follow(request, f"{PROFILE}?sso=password")
     except DomainError as exc:
         log.info("single sign-on link not started from %s: %s", client_ip(request), exc)
         return follow(request, f"{PROFILE}?sso=failed")
-    if started is None:
-        return follow(request, "/login")
-    url, state = started
     return _with_state(follow(request, url), state)
-
-
-def _save(token: str | None, form: dict[str, str], ip: str, device: str) -> str:
-    """Apply the settings form as the signed-in owner; returns the page to show next."""
-    with get_database().session() as db:
-        info = accounts.resolve_session(db, token)
-        if info is None:
-            return "/login"
-        if form.get("action") == "disable":
-            sso_service.disable(db, info.actor, ip=ip, device=device)
-            return "/settings/sso?done=disabled"
-        sso_service.configure(db, info.actor, issuer=form.get("issuer", ""), client_id=form.get("client_id", ""),
-                              client_secret=form.get("client_secret", ""), enabled=form.get("enabled") == "on",
-                              ip=ip, device=device)
-    return "/settings/sso?done=saved"
 
 
 async def settings_route(request: Request) -> Response:
     """POST /settings/sso/save: JSON for the page's fetch ({ok, next} or {ok: false, error, step_up}),
     a 303 for a plain form post."""
-    if not same_origin(request):
-        return cross_site_refused()
     form = {key: str(value) for key, value in (await read_form(request)).items() if isinstance(value, str)}
-    wants_json = "application/json" in request.headers.get("accept", "")
-    try:
-        next_url = await run_in_threadpool(_save, request.cookies.get(SESSION_COOKIE), form, client_ip(request),
-                                           request.headers.get("user-agent", ""))
-    except DomainError as exc:
-        if wants_json:
-            return JSONResponse({"ok": False, "error": str(exc)[:300], "step_up": isinstance(exc, StepUpRequired)},
-                                status_code=403 if isinstance(exc, PermissionDenied) else 400, headers=NO_STORE)
-        return follow(request, "/settings/sso?error=" + quote(outcomes.code_for(exc)))
-    if wants_json:
-        return JSONResponse({"ok": True, "next": next_url}, headers=NO_STORE)
-    return follow(request, next_url)
+    actor = await current_actor(request)
+    ip, device = client_ip(request), device_of(request)
+    if form.get("action") == "disable":
+        await in_transaction(lambda db: sso_service.disable(db, actor, ip=ip, device=device))
+        next_url = "/settings/sso?done=disabled"
+    else:
+        await in_transaction(lambda db: sso_service.configure(
+            db, actor, issuer=form.get("issuer", ""), client_id=form.get("client_id", ""),
+            client_secret=form.get("client_secret", ""), enabled=form.get("enabled") == "on", ip=ip, device=device))
+        next_url = "/settings/sso?done=saved"
+    return done(request, next_url)
+
+
+ROUTES: list[Route] = [
+    get("/auth/sso/start", start_route),
+    get("/auth/sso/callback", callback_route),
+    post("/auth/sso/link", link_route, refusals=back_to(PROFILE)),
+    post("/settings/sso/save", settings_route, refusals=fetch_or_back_to("/settings/sso")),
+]

@@ -711,9 +711,9 @@ def _drop_factor(h: Http) -> None:
 
 def r_mfa_qr(h: Http) -> None:
     if h.role is None:
-        assert h.get("/auth/mfa/qr.svg").status_code == 403
+        assert h.get("/auth/mfa/qr.svg").status_code == 401
         return
-    assert h.get("/auth/mfa/qr.svg").status_code == 403, "a confirmed factor is reset before enrolling again"
+    assert h.get("/auth/mfa/qr.svg").status_code == 400, "a confirmed factor is reset before enrolling again"
     _drop_factor(h)
     response = h.get("/auth/mfa/qr.svg")
     assert response.status_code == 200 and response.headers["content-type"].startswith("image/svg+xml")
@@ -733,7 +733,7 @@ def r_mfa_enrol(h: Http) -> None:
 
 def r_recovery_codes(h: Http) -> None:
     if h.role is None:
-        assert h.post("/auth/mfa/recovery-codes").status_code == 403
+        assert h.post("/auth/mfa/recovery-codes").status_code == 401
         return
     h.sign_in(stepped_up=False)
     stale = h.post("/auth/mfa/recovery-codes")

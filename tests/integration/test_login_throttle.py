@@ -201,12 +201,12 @@ def test_client_addresses_come_from_proxy_headers_only_behind_trusted_proxies(ap
 
 
 def test_every_route_reads_the_client_address_through_the_one_helper() -> None:
-    """Only routes/auth.py's client_ip reads the connection's peer; every other route asks it."""
+    """Only http/deps.py's client_ip reads the connection's peer; every other route asks it."""
     readers = []
     for path in sorted(Path(http_package.__file__).parent.glob("*.py")):
         tree = ast.parse(path.read_text())
         helpers = {node for node in ast.walk(tree) if isinstance(node, ast.FunctionDef) and node.name == "client_ip"}
-        allowed = {id(inner) for helper in helpers for inner in ast.walk(helper)} if path.name == "auth.py" else set()
+        allowed = {id(inner) for helper in helpers for inner in ast.walk(helper)} if path.name == "deps.py" else set()
         readers += [f"{path.name}:{node.lineno}" for node in ast.walk(tree)
                     if isinstance(node, ast.Attribute) and node.attr == "client" and id(node) not in allowed]
     assert readers == []
