@@ -11,11 +11,11 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from pkcrm_app.accounts.security.alerts import note_export
-from pkcrm_app.accounts.security.audit_log import AuditFilter, export_csv
+from pkcrm_app.accounts.security.audit_log import AuditFilter, export_csv, record_export
 from pkcrm_app.core.authz import Actor, Permission
 from pkcrm_app.core.db import get_database
 from pkcrm_app.core.errors import InvalidInput, PermissionDenied, StepUpRequired
-from pkcrm_app.http.deps import client_ip, current_actor, device_of
+from pkcrm_app.http.deps import client_ip, current_actor, device_of, in_transaction
 from pkcrm_app.http.routing import get
 
 
@@ -29,10 +29,10 @@ def _note_export(actor: Actor) -> None:
         note_export(db, actor_user_id=actor.user_id or 0, org_id=actor.org_id, kind="audit log")
 
 
-def _stream(actor: Actor, flt: AuditFilter, ip: str, device: str) -> Iterator[str]:
-    db = get_database().sessions()
+def _stream(actor: Actor, flt: AuditFilter) -> Iterator[str]:
+    db = get_database().sessions()  # reads only: the export was audited (and committed) before the first row
     try:
-        yield from export_csv(db, actor, flt, ip_address=ip, device=device)
+        yield from export_csv(db, actor, flt)
     finally:
         db.close()
 
@@ -49,8 +49,9 @@ async def export_audit(request: Request) -> Response:
                           since=_day(params.get("since")), until=_day(params.get("until")))
     except ValueError:
         raise InvalidInput("dates must look like 2026-11-25") from None
+    await in_transaction(record_export, actor, flt, ip_address=client_ip(request), device=device_of(request))
     filename = f"audit-log-{date.today().isoformat()}.csv"
-    return StreamingResponse(_stream(actor, flt, client_ip(request), device_of(request)), media_type="text/csv",
+    return StreamingResponse(_stream(actor, flt), media_type="text/csv",
                              headers={"Content-Disposition": f'attachment; filename="{filename}"'},
                              background=BackgroundTask(_note_export, actor))
 

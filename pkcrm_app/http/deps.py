@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -64,15 +65,20 @@ def follow(request: Request, url: str) -> Response:
     return RedirectResponse(url, status_code=303)
 
 
-def _in_session(work: Callable[..., T], args: tuple[object, ...]) -> T:
+def _in_session(work: Callable[..., T], args: tuple[object, ...], kwargs: dict[str, object]) -> T:
     with get_database().session() as db:
-        return work(db, *args)
+        return work(db, *args, **kwargs)
 
 
-async def in_transaction(work: Callable[..., T], *args: object) -> T:
-    """Run `work(db, *args)` in the thread pool, in one transaction that the route owns: committed when `work`
-    returns, rolled back when it raises (a refusal that was recorded is committed first, see core/errors.py)."""
-    return await run_in_threadpool(_in_session, work, args)
+async def in_transaction(work: Callable[..., T], /, *args: object, **kwargs: object) -> T:
+    """Run `work(db, *args, **kwargs)` in the thread pool, in one transaction that the route owns: committed when
+    `work` returns, rolled back when it raises (a refusal that was recorded is committed first, core/errors.py)."""
+    return await run_in_threadpool(_in_session, work, args, kwargs)
+
+
+async def run_flow(flow: Callable[..., T], /, **kwargs: object) -> T:
+    """Run a flow (flows/), which owns its transactions, in the thread pool with the app's database."""
+    return await run_in_threadpool(functools.partial(flow, get_database(), **kwargs))
 
 
 async def current_session(request: Request) -> SessionInfo | None:

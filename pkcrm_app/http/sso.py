@@ -15,12 +15,12 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from pkcrm_app.accounts.identity.cookies import SESSION_COOKIE, STATE_COOKIE
-from pkcrm_app.accounts.identity.sso import links as sso_links
 from pkcrm_app.accounts.identity.sso import login as sso_login
 from pkcrm_app.accounts.identity.sso import service as sso_service
 from pkcrm_app.core.errors import AuthenticationFailed, DomainError
+from pkcrm_app.flows import sso as sso_flow
 from pkcrm_app.http.auth import end_cookie, slow_down, start_session
-from pkcrm_app.http.deps import client_ip, current_actor, device_of, done, follow, in_transaction
+from pkcrm_app.http.deps import client_ip, current_actor, device_of, done, follow, in_transaction, run_flow
 from pkcrm_app.http.forms import read_form
 from pkcrm_app.http.routing import back_to, fetch_or_back_to, get, post
 from pkcrm_app.settings import get_settings
@@ -45,7 +45,7 @@ def _with_state(response: Response, state: str) -> Response:
 async def start_route(request: Request) -> Response:
     org, callback = str(request.query_params.get("org") or ""), redirect_uri(request)
     try:
-        url, state = await in_transaction(lambda db: sso_login.begin_login(db, org_slug=org, redirect_uri=callback))
+        url, state = await run_flow(sso_flow.begin_login, org_slug=org, redirect_uri=callback)
     except sso_login.SsoFailed as failure:
         log.info("single sign-on not started from %s: %s", client_ip(request), failure.reason)
         return RedirectResponse(FAILED, status_code=303)
@@ -65,9 +65,9 @@ async def callback_route(request: Request) -> Response:
     browser_state, token = request.cookies.get(STATE_COOKIE), request.cookies.get(SESSION_COOKIE)
     ip, device = client_ip(request), device_of(request)
     try:
-        finished = await in_transaction(lambda db: sso_login.finish_login(
-            db, state=state, code=code, error=error, browser_state=browser_state, session_token=token, ip=ip,
-            user_agent=device, hours=get_settings().session_hours))
+        finished = await run_flow(sso_flow.finish_login, state=state, code=code, error=error,
+                                  browser_state=browser_state, session_token=token, ip=ip, user_agent=device,
+                                  hours=get_settings().session_hours)
     except sso_login.SsoFailed as failure:
         log.info("single sign-on refused from %s: %s", ip, failure.reason)
         response: Response = RedirectResponse(refusal_url(failure.outcome), status_code=303)
@@ -86,9 +86,9 @@ async def link_route(request: Request) -> Response:
     token, callback = request.cookies.get(SESSION_COOKIE), redirect_uri(request)
     actor = await current_actor(request)
     try:
-        url, state = await in_transaction(lambda db: sso_links.begin_link(
-            db, actor, password=password if isinstance(password, str) else "", session_token=token,
-            redirect_uri=callback, ip=client_ip(request), device=device_of(request)))
+        url, state = await run_flow(sso_flow.begin_link, actor=actor, password=password if isinstance(password, str)
+                                    else "", session_token=token, redirect_uri=callback, ip=client_ip(request),
+                                    device=device_of(request))
     except sso_login.SsoFailed as failure:
         log.info("single sign-on link not started from %s: %s", client_ip(request), failure.reason)
         return follow(request, f"{PROFILE}?sso=failed")
@@ -111,9 +111,9 @@ async def settings_route(request: Request) -> Response:
         await in_transaction(lambda db: sso_service.disable(db, actor, ip=ip, device=device))
         next_url = "/settings/sso?done=disabled"
     else:
-        await in_transaction(lambda db: sso_service.configure(
-            db, actor, issuer=form.get("issuer", ""), client_id=form.get("client_id", ""),
-            client_secret=form.get("client_secret", ""), enabled=form.get("enabled") == "on", ip=ip, device=device))
+        await run_flow(sso_flow.configure, actor=actor, issuer=form.get("issuer", ""),
+                       client_id=form.get("client_id", ""), client_secret=form.get("client_secret", ""),
+                       enabled=form.get("enabled") == "on", ip=ip, device=device)
         next_url = "/settings/sso?done=saved"
     return done(request, next_url)
 

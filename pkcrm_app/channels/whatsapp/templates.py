@@ -116,7 +116,6 @@ def define_template(
     db.flush()
     record(db, action="whatsapp.template_defined", org_id=actor.org_id, actor_user_id=actor.user_id,
            target_type="message_template", target_id=found.id, details={"name": name, "language": language})
-    db.commit()
     return _view(found)
 
 
@@ -164,5 +163,4 @@ def sync_templates(
         row.variables = {n: (row.variables or {}).get(n, "name") for n in placeholders(row.body)}
     record(db, action="whatsapp.templates_synced", org_id=actor.org_id, actor_user_id=actor.user_id,
            target_type="whatsapp_number", target_id=number.id, details={"templates": len(remote)})
-    db.commit()
     return len(remote)

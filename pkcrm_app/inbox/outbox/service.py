@@ -93,7 +93,7 @@ def _enqueue(
     key: str | None = None, media_path: str | None = None, media_type: str | None = None,
     content: dict[str, Any] | None = None,
 ) -> Message:
-    """The message and its outbox row, in the caller's transaction (committed here)."""
+    """The message and its outbox row, in the caller's transaction (the caller commits; the sender wakes then)."""
     key = key or secrets.token_hex(16)
     now = utcnow()
     to = target.contact.wa_id
@@ -111,7 +111,6 @@ def _enqueue(
     target.conversation.last_message_at = now
     target.conversation.last_message_preview = (body or f"[{kind}]")[:PREVIEW_CHARS]
     emit_on_commit(db, DomainEvent(actor.org_id, "messages", (target.conversation.id,)))
-    db.commit()
     return message
 
 
@@ -192,5 +191,4 @@ def resend(db: Session, actor: Actor, lead_id: int, message_id: int) -> Message:
     item.state, item.attempts, item.next_attempt_at, item.last_error = OutboxState.QUEUED, 0, utcnow(), None
     message.status, message.error, message.wa_message_id = MessageStatus.PENDING, None, PENDING_PREFIX + key
     emit_on_commit(db, DomainEvent(actor.org_id, "messages", (conversation.id,)))
-    db.commit()
     return message
