@@ -30,9 +30,9 @@ from sqlalchemy import func, select
 from pkcrm_app.channels.whatsapp.webhook import sign
 from pkcrm_app.core.db import Database, set_database
 from pkcrm_app.core.migrate import upgrade_to_head
+from pkcrm_app.http import build_api
+from pkcrm_app.http.webhook import number_directory
 from pkcrm_app.inbox.models import Message
-from pkcrm_app.routes import build_api
-from pkcrm_app.routes.webhook import number_directory
 from tests.conftest import create_pg_database, drop_pg_database, postgres_reachable
 from tests.support.data import make_org
 from tests.support.fake_media_api import free_port

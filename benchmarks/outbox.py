@@ -46,6 +46,7 @@ def one_run(database: Database, slug: str, phone: str, limit: int, messages: int
     with database.session() as db:
         for i in range(messages):
             outbox.send_text(db, shop.agent(), leads[i % len(leads)], f"Offer {i}")
+            db.commit()  # one send, one transaction: as an agent's click does
     queued = time.perf_counter() - started
     state = sim_state(shop, rate=limit)  # the simulator answers 130429 above the limit, as Meta does
     with simulator(state) as url:

@@ -4,12 +4,12 @@ import reflex as rx
 
 from pkcrm_app.core.logging import configure_logging
 from pkcrm_app.flows import registry
+from pkcrm_app.http import build_api
+from pkcrm_app.http.chat_import import resume_imports
+from pkcrm_app.http.client_tokens import refuse_foreign_client_tokens
+from pkcrm_app.http.security_headers import with_security_headers
 from pkcrm_app.inbox.outbox import task as sender_task
 from pkcrm_app.live import bridge, lock_release
-from pkcrm_app.routes import build_api
-from pkcrm_app.routes.chat_import import resume_imports
-from pkcrm_app.routes.client_tokens import refuse_foreign_client_tokens
-from pkcrm_app.routes.security_headers import with_security_headers
 from pkcrm_app.settings import get_settings
 from pkcrm_app.ui.guard import TabGuard, cut_off_tab
 from pkcrm_app.ui.pages.account import account_page

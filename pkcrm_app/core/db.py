@@ -12,6 +12,8 @@ from sqlalchemy import MetaData, create_engine, event, inspect
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
+from pkcrm_app.core.errors import DomainError
+
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -71,11 +73,18 @@ class Database:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """A session that commits on success and rolls back on error."""
+        """One transaction owned by the caller: committed on success, rolled back on error, except that a
+        refusal the services recorded (a counted failure, see core/errors.py) is committed before it goes on."""
         db = self.sessions()
         try:
             yield db
             db.commit()
+        except DomainError as refusal:
+            if refusal.recorded:
+                db.commit()
+            else:
+                db.rollback()
+            raise
         except BaseException:
             db.rollback()
             raise

@@ -1,8 +1,24 @@
 """Typed domain errors that routes and states turn into clear messages."""
 
+from typing import TypeVar
+
+E = TypeVar("E", bound="DomainError")
+
 
 class DomainError(Exception):
-    """Base class of every error a user may be shown."""
+    """Base class of every error a user may be shown.
+
+    `recorded`: the refusal itself was written down in the caller's transaction (a failed attempt counted, a
+    lockout audited), so whoever owns that transaction commits it before passing the error on (core/db.py's
+    session does), instead of rolling the count back with the rest."""
+
+    recorded: bool = False
+
+
+def recorded(error: E) -> E:
+    """Mark a refusal whose writes must stand although the operation failed (see DomainError)."""
+    error.recorded = True
+    return error
 
 
 class NotFound(DomainError):

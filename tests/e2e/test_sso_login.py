@@ -24,13 +24,13 @@ from sqlalchemy import select, update
 
 from pkcrm_app.accounts.identity import mfa
 from pkcrm_app.accounts.identity.models import AuthSession
-from pkcrm_app.accounts.identity.sso import service as sso
 from pkcrm_app.accounts.identity.sso.models import SsoLink
 from pkcrm_app.audit.models import AuditEvent
 from pkcrm_app.core.authz import Actor, Role
 from pkcrm_app.core.crypto import MasterKeys
 from pkcrm_app.core.db import Database, utcnow
 from pkcrm_app.core.migrate import upgrade_to_head
+from pkcrm_app.flows import sso as sso_flow
 from pkcrm_app.settings import get_settings
 from tests.e2e.conftest import ARTIFACTS
 from tests.support.app_server import AppServer, port_is_free
@@ -101,8 +101,8 @@ def sso_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SsoApp]:
             codes = mfa.confirm_enrolment(db, olive_id, mfa.code_at(secret), org_id=acme.org_id)
             db.commit()
             owner = Actor(user_id=olive_id, org_id=acme.org_id, role=Role.OWNER, stepped_up=True)
-            sso.configure(db, owner, issuer=provider.issuer, client_id="pkcrm-e2e",
-                          client_secret="e2e-client-secret", enabled=True)
+            sso_flow.configure(database, owner, issuer=provider.issuer, client_id="pkcrm-e2e",
+                               client_secret="e2e-client-secret", enabled=True)
         database.dispose()
         get_settings.cache_clear()
         server = AppServer(env, tmp / "sso-ui.log", port=port)

@@ -17,8 +17,8 @@ from starlette.testclient import TestClient
 from pkcrm_app.core.db import Database, set_database
 from pkcrm_app.core.migrate import upgrade_to_head
 from pkcrm_app.flows.registry import metadata
-from pkcrm_app.routes import build_api
-from pkcrm_app.routes.webhook import number_directory
+from pkcrm_app.http import build_api
+from pkcrm_app.http.webhook import number_directory
 from tests.conftest import create_pg_database, drop_pg_database, postgres_reachable
 
 

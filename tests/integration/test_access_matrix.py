@@ -60,6 +60,9 @@ from pkcrm_app.core.errors import InvalidInput, NotFound, PermissionDenied, Step
 from pkcrm_app.crm import service as crm
 from pkcrm_app.crm.models import Lead
 from pkcrm_app.flows import organisation_deletion
+from pkcrm_app.flows import sso as sso_flow
+from pkcrm_app.http import build_api
+from pkcrm_app.http.webhook import number_directory
 from pkcrm_app.imports import importer as chat_import
 from pkcrm_app.imports import people as chat_import_people
 from pkcrm_app.imports.models import ChatImportJob, ImportState
@@ -70,8 +73,6 @@ from pkcrm_app.inbox.media.downloads import media_path, write_encrypted
 from pkcrm_app.inbox.models import MediaState, Message, MessageMedia
 from pkcrm_app.inbox.outbox import service as wa_outbox
 from pkcrm_app.inbox.outbox.models import OutboxItem, OutboxState
-from pkcrm_app.routes import build_api
-from pkcrm_app.routes.webhook import number_directory
 from pkcrm_app.settings import get_settings
 from tests.conftest import TEST_MASTER_KEY
 from tests.integration.conftest import empty_postgres
@@ -143,6 +144,13 @@ def _settings(side: Side) -> organisation_settings.OrganisationSettings:
 
 def _export(db: Session, actor: Actor, _side: Side) -> str:
     return "".join(browse.export_csv(db, actor, browse.AuditFilter()))
+
+
+def _start_link(db: Session, actor: Actor, side: Side) -> tuple[str, str]:
+    token = side.tokens[me(actor)]
+    target = sso_links.prepare_link(db, actor, password=PASSWORD, session_token=token)
+    return sso_links.start_link(db, actor, target, fake_discover(target.issuer), session_token=token,
+                                redirect_uri="http://testserver/auth/sso/callback")
 
 
 def _visible(db: Session, actor: Actor, _side: Side) -> list[str]:
@@ -237,16 +245,28 @@ ACTIONS: dict[str, Action] = {
     "accounts.identity.sessions.my_sessions": Action(
         ANY_MEMBER, lambda db, a, s: sessions.my_sessions(db, a, s.tokens[me(a)]),
         shows=lambda s: "Chrome"),
-    "accounts.identity.sso.links.begin_link": Action(ANY_MEMBER, lambda db, a, s: sso_links.begin_link(
-        db, a, password=PASSWORD, session_token=s.tokens[me(a)], redirect_uri="http://testserver/auth/sso/callback",
-        provider_for=fake_discover), shows=lambda s: s.issuer),
     "accounts.identity.sso.links.my_link": Action(ANY_MEMBER, lambda db, a, s: sso_links.my_link(db, a)),
     "accounts.identity.sso.links.own_link": Action(ANY_MEMBER, lambda db, a, s: sso_links.own_link(db, a)),
-    "accounts.identity.sso.service.check_discovery": Action(
-        INTEGRATIONS, lambda db, a, s: sso.check_discovery(db, a, discover=fake_discover), shows=lambda s: s.issuer),
+    "accounts.identity.sso.links.prepare_link": Action(ANY_MEMBER, lambda db, a, s: sso_links.prepare_link(
+        db, a, password=PASSWORD, session_token=s.tokens[me(a)]), shows=lambda s: s.issuer),
+    "accounts.identity.sso.links.start_link": Action(ANY_MEMBER, _start_link, shows=lambda s: s.issuer),
+    "flows.sso.begin_link": Action(ANY_MEMBER, lambda db, a, s: sso_flow.begin_link(
+        get_database(), a, password=PASSWORD, session_token=s.tokens[me(a)],
+        redirect_uri="http://testserver/auth/sso/callback", provider_for=fake_discover), shows=lambda s: s.issuer),
+    "accounts.identity.sso.service.discovery_issuer": Action(
+        INTEGRATIONS, lambda db, a, s: sso.discovery_issuer(db, a), shows=lambda s: s.issuer),
+    "flows.sso.check_discovery": Action(
+        INTEGRATIONS, lambda db, a, s: sso_flow.check_discovery(get_database(), a, discover=fake_discover),
+        shows=lambda s: s.issuer),
     # Whoever picks the provider picks who can be signed in: owners only, with a fresh second factor.
+    "accounts.identity.sso.service.prepare_configuration": Action(
+        Permission.SSO_MANAGE, lambda db, a, s: sso.prepare_configuration(
+            db, a, issuer=s.issuer, client_id=f"{s.slug}-client-2"), shows=lambda s: s.issuer, step_up=True),
     "accounts.identity.sso.service.configure": Action(Permission.SSO_MANAGE, lambda db, a, s: sso.configure(
-        db, a, issuer=s.issuer, client_id=f"{s.slug}-client-2", enabled=True, discover=fake_discover),
+        db, a, sso.Configuration(s.issuer, f"{s.slug}-client-2"), fake_discover(s.issuer), enabled=True),
+        shows=lambda s: s.issuer, step_up=True),
+    "flows.sso.configure": Action(Permission.SSO_MANAGE, lambda db, a, s: sso_flow.configure(
+        get_database(), a, issuer=s.issuer, client_id=f"{s.slug}-client-2", enabled=True, discover=fake_discover),
         shows=lambda s: s.issuer, step_up=True),
     "accounts.identity.sso.service.disable": Action(Permission.SSO_MANAGE, lambda db, a, s: sso.disable(db, a),
                                            shows=lambda s: s.issuer, step_up=True),
@@ -283,8 +303,10 @@ ACTIONS: dict[str, Action] = {
                                        shows=lambda s: s.alert_message),
     "accounts.security.alerts.unacknowledged_count": Action(AUDIT, lambda db, a, s: alerts.unacknowledged_count(db, a)),
     "accounts.security.audit_log.export_csv": Action(AUDIT, _export, step_up=True, shows=lambda s: s.invitation_email),
-    "accounts.security.audit_log.list_events": Action(AUDIT, lambda db, a, s: browse.list_events(db, a, browse.AuditFilter()),
-                                       shows=lambda s: s.invitation_email),
+    "accounts.security.audit_log.record_export": Action(
+        AUDIT, lambda db, a, s: browse.record_export(db, a, browse.AuditFilter()), step_up=True),
+    "accounts.security.audit_log.list_events": Action(
+        AUDIT, lambda db, a, s: browse.list_events(db, a, browse.AuditFilter()), shows=lambda s: s.invitation_email),
 }
 
 
@@ -712,9 +734,9 @@ def _drop_factor(h: Http) -> None:
 
 def r_mfa_qr(h: Http) -> None:
     if h.role is None:
-        assert h.get("/auth/mfa/qr.svg").status_code == 403
+        assert h.get("/auth/mfa/qr.svg").status_code == 401
         return
-    assert h.get("/auth/mfa/qr.svg").status_code == 403, "a confirmed factor is reset before enrolling again"
+    assert h.get("/auth/mfa/qr.svg").status_code == 400, "a confirmed factor is reset before enrolling again"
     _drop_factor(h)
     response = h.get("/auth/mfa/qr.svg")
     assert response.status_code == 200 and response.headers["content-type"].startswith("image/svg+xml")
@@ -734,7 +756,7 @@ def r_mfa_enrol(h: Http) -> None:
 
 def r_recovery_codes(h: Http) -> None:
     if h.role is None:
-        assert h.post("/auth/mfa/recovery-codes").status_code == 403
+        assert h.post("/auth/mfa/recovery-codes").status_code == 401
         return
     h.sign_in(stepped_up=False)
     stale = h.post("/auth/mfa/recovery-codes")

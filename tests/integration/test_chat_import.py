@@ -19,13 +19,13 @@ from pkcrm_app.core.db import Database, utcnow
 from pkcrm_app.core.errors import InvalidInput, NotFound
 from pkcrm_app.crm.models import Contact, Lead
 from pkcrm_app.crm.service import open_leads_for_contacts
+from pkcrm_app.http.chat_import import spool_dir
 from pkcrm_app.imports.importer import confirm_authors, proposed_members, recent_jobs, run_job, start_import
 from pkcrm_app.imports.models import ChatImportJob, ImportState
 from pkcrm_app.imports.people import proposal_key
 from pkcrm_app.inbox.media.access import open_media
 from pkcrm_app.inbox.models import Conversation, Direction, Message, MessageMedia
 from pkcrm_app.inbox.service import lead_thread
-from pkcrm_app.routes.chat_import import spool_dir
 from pkcrm_app.settings import get_settings
 from tests.support.data import PASSWORD, SHARED_DATA, OrgFixture, make_org
 

@@ -11,14 +11,14 @@ from pathlib import Path
 import pytest
 
 from pkcrm_app.core.authz import Role
+from pkcrm_app.http.chat_import import spool_dir
+from pkcrm_app.http.forms import FORM_MAX_BYTES
 from pkcrm_app.imports.models import ChatImportJob, ImportState
 from pkcrm_app.inbox.outbox import files as outbound_media
-from pkcrm_app.routes.chat_import import spool_dir
-from pkcrm_app.routes.forms import FORM_MAX_BYTES
 from pkcrm_app.settings import get_settings
 from tests.support.data import PASSWORD, make_org
 
-ROUTES = Path(__file__).resolve().parents[2] / "pkcrm_app" / "routes"
+ROUTES = Path(__file__).resolve().parents[2] / "pkcrm_app" / "http"
 FORM_ROUTES = ["/auth/login", "/auth/mfa/verify", "/auth/mfa/enrol", "/auth/step-up", "/settings/sso/save",
                "/auth/signup", "/auth/signup/confirm", "/auth/invite/accept", "/auth/forgot", "/auth/reset",
                "/auth/password", "/settings/whatsapp/save"]

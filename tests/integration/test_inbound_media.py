@@ -23,12 +23,12 @@ from pkcrm_app.channels.whatsapp.models import WhatsAppNumber
 from pkcrm_app.channels.whatsapp.webhook import parse_envelope, sign
 from pkcrm_app.core.authz import Role
 from pkcrm_app.crm.models import Lead
+from pkcrm_app.http import build_api
+from pkcrm_app.http.webhook import number_directory
 from pkcrm_app.inbox.inbound import ingest
 from pkcrm_app.inbox.media.downloads import download_now, media_path
 from pkcrm_app.inbox.models import MediaState, Message, MessageMedia
 from pkcrm_app.inbox.service import lead_thread
-from pkcrm_app.routes import build_api
-from pkcrm_app.routes.webhook import number_directory
 from pkcrm_app.settings import get_settings
 from tests.support.data import OrgFixture, make_org
 from tests.support.fake_media_api import TOKEN, FakeFile, FakeMediaApi, free_port, running_media_api

@@ -25,7 +25,7 @@ from pkcrm_app.accounts.identity.passwords import verify_password
 from pkcrm_app.accounts.identity.service import resolve_session
 from pkcrm_app.accounts.organisations import invitations, signup
 from pkcrm_app.core.authz import Role
-from pkcrm_app.routes import build_api
+from pkcrm_app.http import build_api
 from tests.support.data import PASSWORD, OrgFixture, make_org
 from tests.support.smtp import Mailbox, running_mailbox
 

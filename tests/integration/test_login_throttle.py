@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
-from pkcrm_app import routes as routes_package
+from pkcrm_app import http as http_package
 from pkcrm_app.accounts.identity import service, throttle
 from pkcrm_app.accounts.identity.models import User
 from pkcrm_app.accounts.identity.passwords import hash_password
@@ -18,8 +18,8 @@ from pkcrm_app.accounts.identity.throttle import ACCOUNT_LOCK_AFTER, LoginAttemp
 from pkcrm_app.audit.models import AuditEvent
 from pkcrm_app.core.authz import Role
 from pkcrm_app.core.errors import AuthenticationFailed, InvalidInput, LoginThrottled
-from pkcrm_app.routes import auth as auth_routes
-from pkcrm_app.routes import build_api
+from pkcrm_app.http import auth as auth_routes
+from pkcrm_app.http import build_api
 from pkcrm_app.settings import get_settings
 from tests.support.data import PASSWORD, make_org
 
@@ -111,7 +111,7 @@ def test_the_login_route_waits_and_says_locked(api, database, monkeypatch) -> No
     async def fake_sleep(seconds: float) -> None:
         waited.append(seconds)
 
-    monkeypatch.setattr("pkcrm_app.routes.auth.asyncio.sleep", fake_sleep)
+    monkeypatch.setattr("pkcrm_app.http.auth.asyncio.sleep", fake_sleep)
     make_org(database, "acme", "1001", {"alice": Role.AGENT})
     locations = [api.post("/auth/login", data={"email": "alice@acme.test", "password": "wrong password!"},
                           follow_redirects=False).headers["location"] for _ in range(6)]
@@ -125,7 +125,7 @@ def no_waiting(monkeypatch):  # type: ignore[no-untyped-def]
     async def skip(_seconds: float) -> None:
         return None
 
-    monkeypatch.setattr("pkcrm_app.routes.auth.asyncio.sleep", skip)
+    monkeypatch.setattr("pkcrm_app.http.auth.asyncio.sleep", skip)
 
 
 def post_login(client, email: str, password: str) -> str:  # type: ignore[no-untyped-def]
@@ -201,12 +201,12 @@ def test_client_addresses_come_from_proxy_headers_only_behind_trusted_proxies(ap
 
 
 def test_every_route_reads_the_client_address_through_the_one_helper() -> None:
-    """Only routes/auth.py's client_ip reads the connection's peer; every other route asks it."""
+    """Only http/deps.py's client_ip reads the connection's peer; every other route asks it."""
     readers = []
-    for path in sorted(Path(routes_package.__file__).parent.glob("*.py")):
+    for path in sorted(Path(http_package.__file__).parent.glob("*.py")):
         tree = ast.parse(path.read_text())
         helpers = {node for node in ast.walk(tree) if isinstance(node, ast.FunctionDef) and node.name == "client_ip"}
-        allowed = {id(inner) for helper in helpers for inner in ast.walk(helper)} if path.name == "auth.py" else set()
+        allowed = {id(inner) for helper in helpers for inner in ast.walk(helper)} if path.name == "deps.py" else set()
         readers += [f"{path.name}:{node.lineno}" for node in ast.walk(tree)
                     if isinstance(node, ast.Attribute) and node.attr == "client" and id(node) not in allowed]
     assert readers == []

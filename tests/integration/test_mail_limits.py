@@ -13,7 +13,7 @@ from pkcrm_app.accounts.identity.mail_throttle import MAILS_PER_EMAIL, REQUESTS_
 from pkcrm_app.audit.models import AuditEvent
 from pkcrm_app.core.authz import Role
 from pkcrm_app.core.db import utcnow
-from pkcrm_app.routes import build_api
+from pkcrm_app.http import build_api
 from tests.support.data import make_org
 from tests.support.smtp import Mailbox, running_mailbox
 

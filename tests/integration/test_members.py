@@ -22,7 +22,7 @@ from pkcrm_app.accounts.security.models import AlertKind
 from pkcrm_app.audit.models import AuditEvent
 from pkcrm_app.core.authz import Actor, Role
 from pkcrm_app.core.errors import InvalidInput, NotFound, PermissionDenied
-from pkcrm_app.routes import build_api
+from pkcrm_app.http import build_api
 from tests.support.data import PASSWORD, make_org
 from tests.support.smtp import Mailbox, running_mailbox
 

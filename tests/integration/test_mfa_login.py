@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from pkcrm_app.accounts.identity import mfa, mfa_login, second_factor, service
 from pkcrm_app.accounts.identity.models import AuthSession, MfaFactor, Organisation, session_id_for
@@ -44,6 +45,13 @@ def enrol(database: Database, user_id: int) -> tuple[str, list[str]]:
 def sign_in(database: Database, email: str) -> service.OpenedSession:
     with database.session() as db:
         return service.login(db, email=email, password=PASSWORD, ip="192.0.2.7", user_agent="pytest", hours=8)
+
+
+def refused(database: Database, attempt: Callable[[Session], object], error: type[Exception] = InvalidInput,
+            match: str | None = None) -> None:
+    """One attempt in a transaction of its own, as the routes run them: a refused code still counts (committed)."""
+    with pytest.raises(error, match=match), database.session() as db:
+        attempt(db)
 
 
 def resolve(database: Database, token: str) -> service.SessionInfo | None:
@@ -279,21 +287,18 @@ def test_wrong_codes_count_for_the_person_across_sign_ins_and_step_ups(database:
     bad = not_a_code(secret)
     with database.session() as db:
         live = mfa_login.finish_with_code(db, sign_in(database, ann_email).token, recovery[0])
-    with database.session() as db:
-        for _ in range(2):  # two sign-ins, one wrong code each
-            with pytest.raises(InvalidInput):
-                mfa_login.finish_with_code(db, sign_in(database, ann_email).token, bad)
-        with pytest.raises(InvalidInput):  # a wrong recovery code at a step-up counts as well
-            mfa_login.step_up(db, live.token, "abcd-efgh-ijkm")
-        with pytest.raises(InvalidInput):
-            mfa_login.step_up(db, live.token, bad)
-        with pytest.raises(AuthenticationFailed, match="locked for 15 more minutes"):  # the fifth, in a new sign-in
-            mfa_login.finish_with_code(db, sign_in(database, ann_email).token, bad)
-        for right in (mfa.code_at(secret), recovery[1]):  # while locked even the right codes are refused
-            with pytest.raises(AuthenticationFailed, match="locked"):
-                mfa_login.finish_with_code(db, sign_in(database, ann_email).token, right)
-        with pytest.raises(AuthenticationFailed, match="locked"):  # and a step-up ends its session
-            mfa_login.step_up(db, live.token, mfa.code_at(secret))
+    for _ in range(2):  # two sign-ins, one wrong code each
+        refused(database, lambda db: mfa_login.finish_with_code(db, sign_in(database, ann_email).token, bad))
+    # A wrong recovery code at a step-up counts as well.
+    refused(database, lambda db: mfa_login.step_up(db, live.token, "abcd-efgh-ijkm"))
+    refused(database, lambda db: mfa_login.step_up(db, live.token, bad))
+    refused(database, lambda db: mfa_login.finish_with_code(db, sign_in(database, ann_email).token, bad),
+            AuthenticationFailed, "locked for 15 more minutes")  # the fifth, in a new sign-in
+    for right in (mfa.code_at(secret), recovery[1]):  # while locked even the right codes are refused
+        refused(database, lambda db, right=right: mfa_login.finish_with_code(
+            db, sign_in(database, ann_email).token, right), AuthenticationFailed, "locked")
+    refused(database, lambda db: mfa_login.step_up(db, live.token, mfa.code_at(secret)),
+            AuthenticationFailed, "locked")  # and a step-up ends its session
     assert resolve(database, live.token) is None
     locked = factor_of(database, ann)
     assert locked.lockouts == 1 and locked.locked_until is not None
@@ -308,12 +313,10 @@ def test_wrong_codes_count_for_the_person_across_sign_ins_and_step_ups(database:
     assert audited.count("mfa.locked") == 1
 
     end_the_lock(database, ann)  # back-off: the next lock lasts twice as long
-    with database.session() as db:
-        for _ in range(4):
-            with pytest.raises(InvalidInput):
-                mfa_login.finish_with_code(db, sign_in(database, ann_email).token, bad)
-        with pytest.raises(AuthenticationFailed, match="locked for 30 more minutes"):
-            mfa_login.finish_with_code(db, sign_in(database, ann_email).token, bad)
+    for _ in range(4):
+        refused(database, lambda db: mfa_login.finish_with_code(db, sign_in(database, ann_email).token, bad))
+    refused(database, lambda db: mfa_login.finish_with_code(db, sign_in(database, ann_email).token, bad),
+            AuthenticationFailed, "locked for 30 more minutes")
     assert factor_of(database, ann).lockouts == 2 and len(mailbox.to(ann_email)) == 2
 
     end_the_lock(database, ann)  # a right code, once the lock is over, clears both counts

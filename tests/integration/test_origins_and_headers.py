@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
-from pkcrm_app.routes import build_api
-from pkcrm_app.routes.security_headers import inline_script_hashes, with_security_headers
+from pkcrm_app.http import build_api
+from pkcrm_app.http.security_headers import inline_script_hashes, with_security_headers
 from pkcrm_app.settings import PROJECT_ROOT, get_settings
 
 PUBLIC = "https://crm.example.com"

@@ -16,12 +16,12 @@ import time
 from sqlalchemy import select
 
 from pkcrm_app.dev.cloud_simulator.app import serving
+from pkcrm_app.http import build_api
+from pkcrm_app.http.webhook import number_directory
 from pkcrm_app.inbox.models import Message, MessageStatus
 from pkcrm_app.inbox.outbox import service as outbox
 from pkcrm_app.inbox.outbox.models import OutboxItem, OutboxState
 from pkcrm_app.inbox.outbox.sender import CRASH_AFTER_SEND
-from pkcrm_app.routes import build_api
-from pkcrm_app.routes.webhook import number_directory
 from tests.support.outbox import add_lead, make_shop, sim_state, simulator
 
 MESSAGES = 150

@@ -36,6 +36,7 @@ from pkcrm_app.audit.models import AuditEvent
 from pkcrm_app.core.authz import Actor, Role
 from pkcrm_app.core.db import utcnow
 from pkcrm_app.core.errors import InvalidInput, PermissionDenied, StepUpRequired
+from pkcrm_app.flows import sso as sso_flow
 from pkcrm_app.settings import get_settings
 from tests.support.data import PASSWORD, OrgFixture, make_org
 from tests.support.oidc_provider import DISCOVERY, MockProvider, running_provider
@@ -97,9 +98,8 @@ def orgs(database, provider, mailbox):  # type: ignore[no-untyped-def]
     acme = make_org(database, "acme", "1001", {"olive": Role.OWNER, "oscar": Role.OWNER, "ada": Role.ADMIN,
                                                "alice": Role.AGENT, "olga": Role.AGENT})
     globex = make_org(database, "globex", "2002", {"bob": Role.AGENT})
-    with database.session() as db:
-        sso.configure(db, owner(acme), issuer=provider.issuer + "/", client_id=CLIENT_ID, client_secret=SECRET,
-                      enabled=True)
+    sso_flow.configure(database, owner(acme), issuer=provider.issuer + "/", client_id=CLIENT_ID,
+                       client_secret=SECRET, enabled=True)
     yield acme, globex
     provider.rewrite_id_token = None
 
@@ -276,8 +276,8 @@ def test_a_new_issuer_ends_the_links_to_the_old_one(api, database, orgs) -> None
         return oidc.Provider(issuer, issuer + "/authorize", issuer + "/token", issuer + "/jwks")
 
     with database.session() as db:
-        sso.configure(db, owner(acme), issuer="https://login.elsewhere.test", client_id=CLIENT_ID, enabled=True,
-                      discover=elsewhere)
+        sso_flow.configure(database, owner(acme), issuer="https://login.elsewhere.test", client_id=CLIENT_ID,
+                           enabled=True, discover=elsewhere)
         event = db.scalars(select(AuditEvent).where(AuditEvent.action == "sso.configured")
                            .order_by(AuditEvent.id.desc())).first()
     assert links_of(database) == [] and event is not None and event.details["links_ended"] == 1
@@ -291,8 +291,8 @@ def test_admins_and_agents_cannot_change_single_sign_on(api, database, orgs, pro
         stepped_up = Actor(user_id=actor.user_id, org_id=actor.org_id, role=actor.role, stepped_up=True)
         with database.session() as db:
             with pytest.raises(PermissionDenied) as refused:
-                sso.configure(db, stepped_up, issuer=provider.issuer, client_id="attacker-client",
-                              client_secret="attacker-secret", enabled=True)
+                sso_flow.configure(database, stepped_up, issuer=provider.issuer, client_id="attacker-client",
+                                   client_secret="attacker-secret", enabled=True)
             assert not isinstance(refused.value, StepUpRequired)
             with pytest.raises(PermissionDenied):
                 sso.disable(db, stepped_up)
@@ -309,7 +309,8 @@ def test_an_owner_needs_a_fresh_second_factor(api, database, orgs, provider) -> 
     acme, _ = orgs
     with database.session() as db:
         with pytest.raises(StepUpRequired):
-            sso.configure(db, owner(acme, stepped_up=False), issuer=provider.issuer, client_id="other", enabled=True)
+            sso_flow.configure(database, owner(acme, stepped_up=False), issuer=provider.issuer, client_id="other",
+                               enabled=True)
         with pytest.raises(StepUpRequired):
             sso.disable(db, owner(acme, stepped_up=False))
     password_sign_in(api, acme.users["olive"][1])  # no code entered in this session
@@ -326,8 +327,8 @@ def test_every_owner_is_mailed_and_the_change_audited(api, database, orgs, provi
     assert len(mailbox.to("olive@acme.test")) == len(mailbox.to("oscar@acme.test")) == 1
     assert mailbox.to("ada@acme.test") == [] and mailbox.to("alice@acme.test") == []
     with database.session() as db:
-        sso.configure(db, owner(acme, "oscar"), issuer=provider.issuer, client_id="renamed-client", enabled=True,
-                      ip="203.0.113.9")
+        sso_flow.configure(database, owner(acme, "oscar"), issuer=provider.issuer, client_id="renamed-client",
+                           enabled=True, ip="203.0.113.9")
         sso.disable(db, owner(acme, "oscar"))
         events = db.scalars(select(AuditEvent).where(AuditEvent.action.in_(["sso.configured", "sso.disabled"]))
                             .order_by(AuditEvent.id)).all()
@@ -392,8 +393,8 @@ def test_an_issuer_that_is_not_https_on_a_public_host_is_refused(database, orgs,
     acme, _ = orgs
     insecure_allowed(monkeypatch, False)
     for issuer, says in REFUSED_ISSUERS:
-        with database.session() as db, pytest.raises(InvalidInput, match=says):
-            sso.configure(db, owner(acme), issuer=issuer, client_id="x", client_secret="y", enabled=True)
+        with pytest.raises(InvalidInput, match=says):
+            sso_flow.configure(database, owner(acme), issuer=issuer, client_id="x", client_secret="y", enabled=True)
 
 
 def test_a_host_name_resolving_inside_our_network_is_never_connected_to(database, orgs, provider,
@@ -414,13 +415,14 @@ def test_a_host_name_resolving_inside_our_network_is_never_connected_to(database
 
     monkeypatch.setattr(socket, "getaddrinfo", hostile_dns)
     monkeypatch.setattr(socket, "create_connection", no_connection)
-    with database.session() as db, pytest.raises(InvalidInput) as refused:
-        sso.configure(db, owner(acme), issuer="https://idp.corp.test", client_id="x", client_secret="y",
-                      enabled=True)
+    with pytest.raises(InvalidInput) as refused:
+        sso_flow.configure(database, owner(acme), issuer="https://idp.corp.test", client_id="x", client_secret="y",
+                           enabled=True)
     assert connected == [] and "10.0.0.7" not in str(refused.value)
     # The loopback provider that works under the development setting is refused without it.
-    with database.session() as db, pytest.raises(InvalidInput):
-        sso.configure(db, owner(acme), issuer=provider.issuer, client_id="x", client_secret="y", enabled=True)
+    with pytest.raises(InvalidInput):
+        sso_flow.configure(database, owner(acme), issuer=provider.issuer, client_id="x", client_secret="y",
+                           enabled=True)
     assert connected == []
 
 
@@ -428,9 +430,9 @@ def test_endpoints_on_another_host_are_refused(database, orgs, fresh_provider) -
     acme, _ = orgs
     for endpoint in ("authorization_endpoint", "token_endpoint", "jwks_uri"):
         fresh_provider.rewrite_discovery = lambda document, key=endpoint: {**document, key: "https://evil.example/x"}
-        with database.session() as db, pytest.raises(InvalidInput, match="not on the issuer's host"):
-            sso.configure(db, owner(acme), issuer=fresh_provider.issuer, client_id="x", client_secret="y",
-                          enabled=True)
+        with pytest.raises(InvalidInput, match="not on the issuer's host"):
+            sso_flow.configure(database, owner(acme), issuer=fresh_provider.issuer, client_id="x", client_secret="y",
+                               enabled=True)
 
 
 @pytest.fixture
@@ -471,8 +473,8 @@ def test_an_unreachable_provider_gets_one_message_whatever_the_port_did(database
     caplog.set_level(logging.WARNING, logger="pkcrm.sso")
     for kind, port in silent_ports.items():
         issuer = f"http://127.0.0.1:{port}" + ("/no-such-tenant" if kind == "web" else "")
-        with database.session() as db, pytest.raises(InvalidInput) as refused:
-            sso.configure(db, owner(acme), issuer=issuer, client_id="x", client_secret="y", enabled=True)
+        with pytest.raises(InvalidInput) as refused:
+            sso_flow.configure(database, owner(acme), issuer=issuer, client_id="x", client_secret="y", enabled=True)
         said[kind] = str(refused.value)
     assert len(set(said.values())) == 1, said  # closed, open but not HTTP, HTTP without a provider: the same words
     assert said["closed"].startswith("Could not reach the provider")
@@ -488,9 +490,8 @@ def test_discovery_and_keys_are_cached_and_fetched_outside_transactions(api, dat
     acme, _ = orgs
     held: list[tuple[str, int]] = []
     fresh_provider.on_request = lambda path: held.append((path, database.engine.pool.checkedout()))
-    with database.session() as db:
-        sso.configure(db, owner(acme), issuer=fresh_provider.issuer, client_id=CLIENT_ID, client_secret=SECRET,
-                      enabled=True)
+    sso_flow.configure(database, owner(acme), issuer=fresh_provider.issuer, client_id=CLIENT_ID,
+                       client_secret=SECRET, enabled=True)
     for _ in range(3):  # each goes all the way: start, code exchange, ID token checked with the provider's keys
         sign_in(api, "alice")
     fetched = [path for path, _ in held]
@@ -535,8 +536,9 @@ def test_tampered_state_is_refused(api, database, orgs) -> None:
     tampered = location.replace(f"state={state}", f"state={state[:-2]}xy")
     assert_refused(callback(api, tampered), database, "state does not match the one issued to this browser")
     # A state the app never issued is refused even when the browser's cookie carries the same value.
-    with database.session() as db, pytest.raises(sso_login.SsoFailed) as refused:
-        sso_login.finish_login(db, state="made-up", browser_state="made-up", code="x", ip="", user_agent="", hours=1)
+    with pytest.raises(sso_login.SsoFailed) as refused:
+        sso_flow.finish_login(database, state="made-up", browser_state="made-up", code="x", ip="", user_agent="",
+                              hours=1)
     assert refused.value.reason == "unknown state"
 
 

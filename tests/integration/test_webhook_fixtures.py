@@ -20,10 +20,10 @@ from pkcrm_app.core.crypto import MasterKeys
 from pkcrm_app.core.db import Database, set_database
 from pkcrm_app.core.migrate import upgrade_to_head
 from pkcrm_app.crm.models import Lead
+from pkcrm_app.http import build_api
+from pkcrm_app.http.webhook import number_directory
 from pkcrm_app.inbox.models import MediaState, Message, MessageMedia
 from pkcrm_app.inbox.service import lead_thread
-from pkcrm_app.routes import build_api
-from pkcrm_app.routes.webhook import number_directory
 from tests.conftest import TEST_MASTER_KEY, create_pg_database, drop_pg_database, postgres_reachable
 from tests.integration.webhook_fixture_shown import LEAD_SOURCES, SHOWN
 from tests.support.data import SHARED_DATA, make_org

@@ -7,8 +7,8 @@ import uuid
 import pytest
 
 from pkcrm_app.core.crypto import MasterKeys
+from pkcrm_app.http.client_tokens import refuse_foreign_client_tokens
 from pkcrm_app.live.tokens import is_client_token
-from pkcrm_app.routes.client_tokens import refuse_foreign_client_tokens
 
 
 @pytest.mark.parametrize("token", [str(uuid.uuid4()) for _ in range(5)])

@@ -12,7 +12,7 @@ from starlette.requests import Request
 from pkcrm_app.accounts.identity.service import OpenedSession
 from pkcrm_app.core.crypto import EncryptionKeyError, load_master_keys
 from pkcrm_app.core.db import Database
-from pkcrm_app.routes.auth import start_session
+from pkcrm_app.http.auth import start_session
 from pkcrm_app.settings import Settings, SettingsError, get_settings
 
 PG_URL = "postgresql://crm:secret@db.internal:5432/crm"

@@ -42,7 +42,6 @@ def step_up(db: Session, token: str | None, code: str) -> None:
     check_code(db, session, code)
     record(db, action="mfa.step_up", org_id=session.org_id, actor_user_id=session.user_id,
            ip_address=session.ip_address, device=session.user_agent)
-    db.commit()
 
 
 @dataclass(frozen=True)
@@ -68,7 +67,6 @@ def begin_enrolment(db: Session, token: str | None) -> mfa.Enrolment:
     if who is None:
         raise AuthenticationFailed(EXPIRED)
     enrolment = mfa.begin_enrolment(db, who.user.id)
-    db.commit()
     return enrolment
 
 
@@ -82,7 +80,6 @@ def confirm_enrolment(db: Session, token: str | None, code: str) -> tuple[list[s
     if who.waiting:
         return codes, _promote(db, who.session, who.user)
     who.session.mfa_state, who.session.mfa_verified_at = MfaState.DONE.value, utcnow()
-    db.commit()
     return codes, None
 
 
@@ -98,5 +95,4 @@ def _promote(db: Session, waiting: AuthSession, user: User) -> OpenedSession:
     user.last_login_at = session.created_at
     record(db, action="login.succeeded", org_id=waiting.org_id, actor_user_id=user.id,
            ip_address=waiting.ip_address, device=waiting.user_agent, details={"second_factor": "totp"})
-    db.commit()
     return OpenedSession(token=token, next_url=MfaState.DONE.next_url, device_token=known_devices.issue(db, user))

@@ -16,6 +16,7 @@ from pkcrm_app.accounts.identity.sso.fetch import UNREACHABLE
 from pkcrm_app.accounts.identity.throttle import MIN_PASSWORD_LENGTH
 from pkcrm_app.accounts.identity.tokens import CONFIRM_ACCOUNT
 from pkcrm_app.accounts.organisations import invitations, signup
+from pkcrm_app.core.mail import MailError
 
 log = logging.getLogger("pkcrm.outcomes")
 
@@ -60,7 +61,9 @@ _CODES = {message: code for code, message in MESSAGES.items()}
 
 
 def code_for(refusal: Exception) -> str:
-    """The short code of a refusal's message ('failed' when the catalogue lacks it)."""
+    """The short code of a refusal's message ('failed' when the catalogue lacks it); 'mail' for a mail not sent."""
+    if isinstance(refusal, MailError):
+        return "mail"
     code = _CODES.get(str(refusal))
     if code is None:
         log.info("a refusal without an outcome code was shown as the generic message: %s", type(refusal).__name__)

@@ -21,7 +21,7 @@ from pkcrm_app.accounts.identity.sessions import end_member_sessions
 from pkcrm_app.audit.service import record
 from pkcrm_app.core.authz import Actor, Permission, Role
 from pkcrm_app.core.db import utcnow
-from pkcrm_app.core.errors import AuthenticationFailed, InvalidInput, NotFound
+from pkcrm_app.core.errors import AuthenticationFailed, InvalidInput, NotFound, recorded
 
 STEP_UP_WINDOW = timedelta(minutes=5)
 PENDING_LOGIN_LIFETIME = timedelta(minutes=10)
@@ -97,7 +97,8 @@ class SecondFactorLocked(AuthenticationFailed):
 
 def check_code(db: Session, session: AuthSession, code: str) -> None:
     """Verify a TOTP or recovery code for this session's user. Wrong codes count for the person, not the
-    session (mfa.check_code); once their factor locks, this session ends too and a new sign-in must wait."""
+    session (mfa.check_code); once their factor locks, this session ends too and a new sign-in must wait.
+    A wrong code is a recorded refusal (core/errors.py): the caller commits the count."""
     outcome = mfa.check_code(db, session.user_id, code, org_id=session.org_id)
     if outcome.accepted:
         session.mfa_failures = 0
@@ -108,13 +109,11 @@ def check_code(db: Session, session: AuthSession, code: str) -> None:
         session.revoked_at = utcnow()
         record(db, action="mfa.locked_out", org_id=session.org_id, actor_user_id=session.user_id,
                ip_address=session.ip_address, device=session.user_agent)
-        db.commit()
         minutes = max(1, -(-int((outcome.locked_until - utcnow()).total_seconds()) // 60))
-        raise SecondFactorLocked(f"Too many wrong codes. Two-factor sign-in to this account is locked for "
+        raise recorded(SecondFactorLocked(f"Too many wrong codes. Two-factor sign-in to this account is locked for "
                                  f"{minutes} more minute{'s' if minutes != 1 else ''}; the account's owner was "
-                                 "emailed about it.")
-    db.commit()
-    raise InvalidInput("That code is not right. Check your authenticator app and try again.")
+                                 "emailed about it."))
+    raise recorded(InvalidInput("That code is not right. Check your authenticator app and try again."))
 
 
 def turn_off_own_factor(db: Session, actor: Actor) -> None:

@@ -20,7 +20,7 @@ from pkcrm_app.accounts.security.alerts import note_failed_login, note_sign_in
 from pkcrm_app.audit.service import record
 from pkcrm_app.core.authz import Actor, Role
 from pkcrm_app.core.db import utcnow
-from pkcrm_app.core.errors import AuthenticationFailed, InvalidInput, LoginThrottled
+from pkcrm_app.core.errors import AuthenticationFailed, InvalidInput, LoginThrottled, recorded
 from pkcrm_app.core.events import SessionsEnded, emit_on_commit
 
 Ts = TypeVarTuple("Ts")
@@ -83,7 +83,8 @@ def login(
     """Check the credentials and open a session with its device details (see `open_session`).
 
     `device_cookie` is the browser's known-device cookie: a valid token of this email's owner lets the attempt
-    be judged by that browser's own failures, past a lockout strangers caused (throttle.py)."""
+    be judged by that browser's own failures, past a lockout strangers caused (throttle.py). A refusal is
+    recorded (core/errors.py): the caller commits the counted failure."""
     email = email.strip().lower()
     user = db.scalar(select(User).where(User.email == email))
     device = known_devices.recognise(db, device_cookie, user)
@@ -92,8 +93,7 @@ def login(
         record(db, action="login.locked", org_id=None, details={"email_hash": email_key(email),
                                                                  "known_device": "yes" if device else "no"},
                ip_address=ip, device=user_agent)
-        db.commit()
-        raise LoginThrottled(delay_seconds=throttle.delay_seconds)
+        raise recorded(LoginThrottled(delay_seconds=throttle.delay_seconds))
     ok = verify_password(user.password_hash if user else None, password)
     membership = None
     if user is not None and ok and user.is_active:
@@ -107,12 +107,10 @@ def login(
         remember(db, email, ip, succeeded=False, device=device)
         if user is not None:
             _alert_on_failure_burst(db, user.id)
-        db.commit()
-        raise AuthenticationFailed(delay_seconds=assess(db, email, ip, device=device).delay_seconds)
+        raise recorded(AuthenticationFailed(delay_seconds=assess(db, email, ip, device=device).delay_seconds))
     remember(db, email, ip, succeeded=True, device=device)
     opened = open_session(db, user=user, membership=membership, ip=ip, user_agent=user_agent, hours=hours,
                           screen=screen, language=language, method="password")
-    db.commit()
     return opened
 
 
@@ -214,7 +212,7 @@ def session_deadline(db: Session, session_id: str, *, idle: timedelta = IDLE_TIM
 def resolve_session(db: Session, token: str | None, *, idle: timedelta = IDLE_TIMEOUT) -> SessionInfo | None:
     """The signed-in user behind a cookie secret, or None when it is unknown, ended, expired or idle too long.
 
-    Counts as activity: it moves the session's last-seen time (at most once a minute)."""
+    Counts as activity: it moves the session's last-seen time (at most once a minute; the caller commits)."""
     live = live_row(db, token, idle)
     if live is None:
         return None
@@ -222,7 +220,6 @@ def resolve_session(db: Session, token: str | None, *, idle: timedelta = IDLE_TI
     now = utcnow()
     if now - session.last_seen_at > SESSION_TOUCH_INTERVAL:
         session.last_seen_at = now
-        db.commit()
     return SessionInfo(
         actor=Actor(user_id=user.id, org_id=org.id, role=membership.role, stepped_up=is_stepped_up(session)),
         user_name=user.name, email=user.email, org_name=org.name, time_zone=user.time_zone or org.time_zone or "UTC",
@@ -239,4 +236,3 @@ def logout(db: Session, token: str | None, *, ip: str = "") -> None:
     session.revoked_at = utcnow()
     record(db, action="logout", org_id=session.org_id, actor_user_id=session.user_id, ip_address=ip)
     emit_on_commit(db, SessionsEnded(org_id=session.org_id, user_ids=(session.user_id,)))
-    db.commit()

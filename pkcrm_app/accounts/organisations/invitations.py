@@ -21,7 +21,7 @@ from pkcrm_app.accounts.organisations.signup import required_text, valid_email
 from pkcrm_app.audit.service import record
 from pkcrm_app.core.authz import Actor, Permission, Role
 from pkcrm_app.core.db import utcnow
-from pkcrm_app.core.errors import InvalidInput, NotFound, PermissionDenied
+from pkcrm_app.core.errors import InvalidInput, NotFound, PermissionDenied, recorded
 from pkcrm_app.core.mail import link, send_mail
 
 INVITE_TTL = timedelta(days=7)
@@ -167,9 +167,8 @@ def accept(db: Session, token: str | None, *, name: str, password: str, confirme
         if assess(db, user.email, ip).locked:
             raise InvalidInput("Too many failed attempts. Try again in 15 minutes.")
         if not verify_password(user.password_hash, password) or not user.is_active:
-            remember(db, user.email, ip, succeeded=False)
-            db.commit()  # the failure counts even though the caller's transaction ends in an error
-            raise InvalidInput("The password is not the one of your existing account.")
+            remember(db, user.email, ip, succeeded=False)  # counted although the join fails (a recorded refusal)
+            raise recorded(InvalidInput("The password is not the one of your existing account."))
         if db.scalar(select(Membership.id).where(Membership.org_id == invitation.org_id,
                                                  Membership.user_id == user.id)) is not None:
             raise InvalidInput("You are already a member of this organisation.")

@@ -73,17 +73,19 @@ def list_events(db: Session, actor: Actor, flt: AuditFilter, *, page: int = 1,
     return [_row(event, email) for event, email in rows], total
 
 
-def export_csv(
-    db: Session, actor: Actor, flt: AuditFilter, *, ip_address: str = "", device: str = ""
-) -> Iterator[str]:
-    """Every matching event as CSV lines, streamed; a data export, so it needs a fresh second factor
-    (step-up), and the export itself is audited first."""
+def record_export(db: Session, actor: Actor, flt: AuditFilter, *, ip_address: str = "", device: str = "") -> None:
+    """Audit an export before it starts (the caller commits it before streaming `export_csv`); a data export,
+    so it needs a fresh second factor (step-up)."""
     actor.require_step_up(Permission.AUDIT_VIEW)
-    query = _query(actor, flt)
     record(db, action="audit.exported", org_id=actor.org_id, actor_user_id=actor.user_id,
            details={"action": flt.action, "actor_email": flt.actor_email, "since": str(flt.since or ""),
                     "until": str(flt.until or "")}, ip_address=ip_address, device=device)
-    db.commit()
+
+
+def export_csv(db: Session, actor: Actor, flt: AuditFilter) -> Iterator[str]:
+    """Every matching event as CSV lines, streamed (step-up, like `record_export` that audits it first)."""
+    actor.require_step_up(Permission.AUDIT_VIEW)
+    query = _query(actor, flt)
     buffer = io.StringIO()
     writer = csv_writer(buffer)
     writer.writerow(CSV_HEADER)

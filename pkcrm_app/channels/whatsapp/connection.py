@@ -121,7 +121,6 @@ def save_number(
            target_type="whatsapp_number", target_id=number.id, ip_address=ip, device=device,
            details={"phone_number_id": phone_number_id, "business_account_id": business_account_id,
                     "created": number_id is None, "secrets_changed": sorted(k for k, v in secrets.items() if v)})
-    db.commit()
     return _view(number)
 
 

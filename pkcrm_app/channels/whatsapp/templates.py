@@ -118,7 +118,6 @@ def define_template(
     record(db, action="whatsapp.template_defined", org_id=actor.org_id, actor_user_id=actor.user_id,
            target_type="message_template", target_id=found.id, details={"name": name, "language": language})
     emit_on_commit(db, TemplatesChanged(org_id=actor.org_id, template_ids=(found.id,)))
-    db.commit()
     return _view(found)
 
 
@@ -169,5 +168,4 @@ def sync_templates(
     db.flush()  # ids of the templates read for the first time, for the live event
     emit_on_commit(db, TemplatesChanged(org_id=actor.org_id,
                                         template_ids=tuple(sorted(t.id for t in existing.values()))))
-    db.commit()
     return len(remote)

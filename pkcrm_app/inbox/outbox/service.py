@@ -95,7 +95,7 @@ def _enqueue(
     key: str | None = None, media_path: str | None = None, media_type: str | None = None,
     content: dict[str, Any] | None = None,
 ) -> Message:
-    """The message and its outbox row, in the caller's transaction (committed here)."""
+    """The message and its outbox row, in the caller's transaction (the caller commits; the sender wakes then)."""
     key = key or secrets.token_hex(16)
     now = utcnow()
     to = target.contact.wa_id
@@ -114,7 +114,6 @@ def _enqueue(
     target.conversation.last_message_preview = (body or f"[{kind}]")[:PREVIEW_CHARS]
     emit_on_commit(db, MessagesChanged(org_id=actor.org_id, conversation_ids=(target.conversation.id,),
                                        message_ids=(message.id,)))
-    db.commit()
     return message
 
 
@@ -196,5 +195,4 @@ def resend(db: Session, actor: Actor, lead_id: int, message_id: int) -> Message:
     message.status, message.error, message.wa_message_id = MessageStatus.PENDING, None, PENDING_PREFIX + key
     emit_on_commit(db, MessagesChanged(org_id=actor.org_id, conversation_ids=(conversation.id,),
                                        message_ids=(message.id,)))
-    db.commit()
     return message

@@ -18,6 +18,7 @@ from pkcrm_app.accounts.identity.sso import links
 from pkcrm_app.accounts.identity.sso import service as sso
 from pkcrm_app.core.authz import Actor, Permission
 from pkcrm_app.core.db import get_database
+from pkcrm_app.flows import sso as sso_flow
 from pkcrm_app.ui.components.forms import post_form_script
 from pkcrm_app.ui.states.session import ActionPageMixin
 from pkcrm_app.ui.states.views import short_time
@@ -42,8 +43,7 @@ def _load(actor: Actor) -> sso.SsoSettings:
 
 
 def _check(actor: Actor) -> str:
-    with get_database().session() as db:
-        return sso.check_discovery(db, actor)
+    return sso_flow.check_discovery(get_database(), actor)
 
 
 def _my_link(actor: Actor) -> links.LinkView:

@@ -13,6 +13,7 @@ from datetime import timedelta
 from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
 
+from pkcrm_app.accounts.identity.sso import oidc
 from pkcrm_app.accounts.identity.sso.models import SsoLoginAttempt
 from pkcrm_app.accounts.identity.sso.oidc import SsoFailed
 from pkcrm_app.core.db import utcnow
@@ -39,9 +40,19 @@ def new_attempt(db: Session, *, org_id: int, redirect_uri: str, purpose: str, us
     return attempt, state
 
 
-def consume(db: Session, state: str, browser_state: str | None) -> SsoLoginAttempt:
-    """Spend the callback's state and the browser's (committed at once), then check they were one and
-    still valid: a second callback with either, a late one or a mismatched one is refused."""
+def start(db: Session, provider: oidc.Provider, *, org_id: int, client_id: str, redirect_uri: str, purpose: str,
+          user_id: int | None = None, session_id: str | None = None) -> tuple[str, SsoLoginAttempt, str]:
+    """A new attempt at `provider`: returns the URL to send the browser to, the attempt and its state."""
+    attempt, state = new_attempt(db, org_id=org_id, redirect_uri=redirect_uri, purpose=purpose, user_id=user_id,
+                                 session_id=session_id)
+    url = oidc.authorization_url(provider, client_id=client_id, redirect_uri=redirect_uri, state=state,
+                                 nonce=attempt.nonce, code_verifier=attempt.code_verifier)
+    return url, attempt, state
+
+
+def spend(db: Session, state: str, browser_state: str | None) -> int:
+    """Spend the callback's state and the browser's; returns how many of the callback's were still unspent.
+    The caller commits this at once, before anything else is checked (`spent_attempt`)."""
     now = utcnow()
     spent = {state_id(s) for s in (state, browser_state) if s}
     claimed = 0
@@ -53,7 +64,12 @@ def consume(db: Session, state: str, browser_state: str | None) -> SsoLoginAttem
         )
         if stored_id == state_id(state or ""):
             claimed = int(getattr(result, "rowcount", 0) or 0)
-    db.commit()
+    return claimed
+
+
+def spent_attempt(db: Session, state: str, browser_state: str | None, claimed: int) -> SsoLoginAttempt:
+    """The attempt the callback just spent, after checking the two states were one and still valid: a second
+    callback with either, a late one or a mismatched one is refused."""
     if not state or not browser_state or not hmac.compare_digest(state, browser_state):
         raise SsoFailed("state does not match the one issued to this browser")
     attempt = db.get(SsoLoginAttempt, state_id(state))

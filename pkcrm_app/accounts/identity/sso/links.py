@@ -18,14 +18,14 @@ from sqlalchemy.orm import Session
 from pkcrm_app.accounts.identity.models import User, session_id_for
 from pkcrm_app.accounts.identity.passwords import verify_password
 from pkcrm_app.accounts.identity.service import IDLE_TIMEOUT, live_row
-from pkcrm_app.accounts.identity.sso import directory, notices, oidc
-from pkcrm_app.accounts.identity.sso.attempts import new_attempt
+from pkcrm_app.accounts.identity.sso import notices, oidc
+from pkcrm_app.accounts.identity.sso.attempts import start
 from pkcrm_app.accounts.identity.sso.models import LINK, SsoConnection, SsoLink, SsoLoginAttempt
 from pkcrm_app.accounts.identity.throttle import assess, remember
 from pkcrm_app.audit.service import record
 from pkcrm_app.core.authz import Actor, Role
 from pkcrm_app.core.db import utcnow
-from pkcrm_app.core.errors import AuthenticationFailed, InvalidInput, LoginThrottled, NotFound
+from pkcrm_app.core.errors import AuthenticationFailed, InvalidInput, LoginThrottled, NotFound, recorded
 
 WRONG_PASSWORD = "That password is not right. Type the password you sign in with."
 
@@ -70,15 +70,23 @@ def _confirm_password(db: Session, user: User, password: str, actor: Actor, ip: 
     remember(db, user.email, ip, succeeded=False)
     record(db, action="sso.link_refused", org_id=actor.org_id, actor_user_id=user.id, ip_address=ip, device=device,
            details={"reason": "wrong password"})
-    db.commit()
-    raise AuthenticationFailed(WRONG_PASSWORD, delay_seconds=assess(db, user.email, ip).delay_seconds)
+    raise recorded(AuthenticationFailed(WRONG_PASSWORD, delay_seconds=assess(db, user.email, ip).delay_seconds))
 
 
-def begin_link(
-    db: Session, actor: Actor, *, password: str, session_token: str | None, redirect_uri: str, ip: str = "",
-    device: str = "", provider_for: directory.Lookup = directory.providers.provider,
-) -> tuple[str, str]:
-    """Start linking the signed-in member's provider account: returns (provider URL, state)."""
+@dataclass(frozen=True)
+class LinkTarget:
+    """A link the member may start (their password confirmed): the provider's settings, copied out so the
+    transaction that read them can end before the provider is asked."""
+
+    user_id: int
+    issuer: str
+    client_id: str
+
+
+def prepare_link(
+    db: Session, actor: Actor, *, password: str, session_token: str | None, ip: str = "", device: str = "",
+) -> LinkTarget:
+    """Check that the signed-in member may start linking their provider account (their password again)."""
     user = db.get(User, actor.user_id) if actor.user_id else None
     connection = enabled_connection(db, actor.org_id)
     if user is None or not session_token:
@@ -86,16 +94,21 @@ def begin_link(
     if connection is None:
         raise InvalidInput("single sign-on is not switched on for this organisation")
     _confirm_password(db, user, password, actor, ip, device)
-    issuer, client_id = connection.issuer, connection.client_id
-    db.commit()  # nothing is held while the provider answers
-    provider = provider_for(issuer)
-    attempt, state = new_attempt(db, org_id=actor.org_id, redirect_uri=redirect_uri, purpose=LINK, user_id=user.id,
+    return LinkTarget(user.id, connection.issuer, connection.client_id)
+
+
+def start_link(
+    db: Session, actor: Actor, target: LinkTarget, provider: oidc.Provider, *, session_token: str,
+    redirect_uri: str, ip: str = "", device: str = "",
+) -> tuple[str, str]:
+    """Record the link's attempt (bound to this session) and audit it: returns (provider URL, state)."""
+    if target.user_id != actor.user_id:
+        raise NotFound("sign in first")
+    url, _attempt, state = start(db, provider, org_id=actor.org_id, client_id=target.client_id,
+                                 redirect_uri=redirect_uri, purpose=LINK, user_id=target.user_id,
                                  session_id=session_id_for(session_token))
-    url = oidc.authorization_url(provider, client_id=client_id, redirect_uri=redirect_uri, state=state,
-                                 nonce=attempt.nonce, code_verifier=attempt.code_verifier)
-    record(db, action="sso.link_started", org_id=actor.org_id, actor_user_id=user.id, ip_address=ip, device=device,
-           details={"issuer": issuer})
-    db.commit()
+    record(db, action="sso.link_started", org_id=actor.org_id, actor_user_id=target.user_id, ip_address=ip,
+           device=device, details={"issuer": target.issuer})
     return url, state
 
 

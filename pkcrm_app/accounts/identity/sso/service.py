@@ -3,12 +3,13 @@ what admins may still do: read the settings and test discovery.
 
 Whoever chooses the provider chooses who can be signed in, so every change is an owner's, with a fresh
 second factor, audited, and mailed to every owner. The client secret is write-only: stored encrypted and
-only ever reported as set or not set. The provider is asked outside any database transaction.
+only ever reported as set or not set. The provider is asked outside any database transaction (flows/sso.py
+runs the steps here around it).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -17,6 +18,7 @@ from pkcrm_app.accounts.identity.sso import directory, notices, oidc
 from pkcrm_app.accounts.identity.sso.links import own_link
 from pkcrm_app.accounts.identity.sso.models import SsoConnection, SsoLink
 from pkcrm_app.audit.service import record
+from pkcrm_app.core.after_commit import after_commit
 from pkcrm_app.core.authz import Actor, Permission
 from pkcrm_app.core.db import utcnow
 from pkcrm_app.core.errors import InvalidInput, NotFound
@@ -73,12 +75,18 @@ def get_settings(db: Session, actor: Actor) -> SsoSettings:
     return _view(_connection(db, actor.org_id))
 
 
-def configure(
-    db: Session, actor: Actor, *, issuer: str, client_id: str, client_secret: str = "", enabled: bool,
-    ip: str = "", device: str = "", discover: Discover = discover_now,
-) -> SsoSettings:
-    """Save the provider (owners, step-up); an empty `client_secret` keeps the stored one. The issuer is checked
-    by discovery; links to another issuer's accounts end, since they no longer prove anything."""
+@dataclass(frozen=True)
+class Configuration:
+    """A checked settings form, waiting for the provider's discovery document (flows/sso.py)."""
+
+    issuer: str
+    client_id: str
+    client_secret: str = field(default="", repr=False)
+
+
+def prepare_configuration(db: Session, actor: Actor, *, issuer: str, client_id: str,
+                          client_secret: str = "") -> Configuration:
+    """Check a settings form (owners, step-up) before its issuer is asked for its discovery document."""
     actor.require_step_up(Permission.SSO_MANAGE)
     issuer, client_id = oidc.normalise_issuer(issuer), client_id.strip()
     if not client_id or len(client_id) > 255:
@@ -88,15 +96,28 @@ def configure(
     connection = _connection(db, actor.org_id)
     if not client_secret.strip() and (connection is None or not connection.client_secret):
         raise InvalidInput("the client secret is required the first time")
-    db.commit()  # nothing is held while the provider answers
-    _checked(discover(issuer), issuer)  # a clear error now rather than a failed sign-in later
+    return Configuration(issuer, client_id, client_secret.strip())
+
+
+def configure(
+    db: Session, actor: Actor, form: Configuration, provider: oidc.Provider, *, enabled: bool, ip: str = "",
+    device: str = "",
+) -> SsoSettings:
+    """Save the provider (owners, step-up) that discovery returned for `form`; an empty secret keeps the stored
+    one. Links to another issuer's accounts end, since they no longer prove anything. Every owner is mailed
+    once the caller commits."""
+    form = prepare_configuration(db, actor, issuer=form.issuer, client_id=form.client_id,
+                                 client_secret=form.client_secret)
+    issuer, client_id, client_secret = form.issuer, form.client_id, form.client_secret
+    _checked(provider, issuer)  # a clear error now rather than a failed sign-in later
+    connection = _connection(db, actor.org_id)
     previous = connection.issuer if connection is not None else ""
     if connection is None:
         connection = SsoConnection(org_id=actor.org_id, issuer=issuer, client_id=client_id)
         db.add(connection)
     connection.issuer, connection.client_id, connection.enabled = issuer, client_id, enabled
-    if client_secret.strip():
-        connection.client_secret = client_secret.strip()
+    if client_secret:
+        connection.client_secret = client_secret
     connection.updated_at = utcnow()
     ended = db.execute(delete(SsoLink).where(SsoLink.org_id == actor.org_id, SsoLink.issuer != issuer))
     db.flush()
@@ -105,12 +126,11 @@ def configure(
     record(db, action="sso.configured", org_id=actor.org_id, actor_user_id=actor.user_id,
            target_type="sso_connection", target_id=connection.id, ip_address=ip, device=device,
            details={"issuer": issuer, "previous_issuer": previous, "client_id": client_id, "enabled": enabled,
-                    "secret_changed": bool(client_secret.strip()), "owners_notified": owners,
+                    "secret_changed": bool(client_secret), "owners_notified": owners,
                     "links_ended": int(getattr(ended, "rowcount", 0) or 0)})
-    db.commit()
     if previous and previous != issuer:
-        directory.providers.forget(previous)
-    notices.deliver(mails)
+        after_commit(db, lambda: directory.providers.forget(previous))
+    after_commit(db, lambda: notices.deliver(mails))
     return _view(connection)
 
 
@@ -126,8 +146,7 @@ def disable(db: Session, actor: Actor, *, ip: str = "", device: str = "") -> Sso
     record(db, action="sso.disabled", org_id=actor.org_id, actor_user_id=actor.user_id,
            target_type="sso_connection", target_id=connection.id, ip_address=ip, device=device,
            details={"issuer": connection.issuer, "owners_notified": owners})
-    db.commit()
-    notices.deliver(mails)
+    after_commit(db, lambda: notices.deliver(mails))
     return _view(connection)
 
 
@@ -146,18 +165,20 @@ def set_owner_sign_in(db: Session, actor: Actor, *, allowed: bool, ip: str = "",
     record(db, action="sso.owner_sign_in", org_id=actor.org_id, actor_user_id=actor.user_id, target_type="sso_link",
            target_id=link.id, ip_address=ip, device=device,
            details={"allowed": allowed, "issuer": link.issuer, "owners_notified": owners})
-    db.commit()
-    notices.deliver(mails)
+    after_commit(db, lambda: notices.deliver(mails))
     return allowed
 
 
-def check_discovery(db: Session, actor: Actor, *, discover: Discover = discover_now) -> str:
-    """Fetch the configured issuer's discovery document now and say what was found."""
+def discovery_issuer(db: Session, actor: Actor) -> str:
+    """The configured issuer, for a discovery check (flows/sso.py asks it outside any transaction)."""
     actor.require(Permission.INTEGRATIONS_MANAGE)
     connection = _connection(db, actor.org_id)
     if connection is None:
         raise NotFound("single sign-on is not configured")
-    issuer = connection.issuer
-    db.commit()  # nothing is held while the provider answers
-    provider = _checked(discover(issuer), issuer)
-    return f"Discovery OK: {provider.issuer} signs in at {provider.authorization_endpoint}"
+    return connection.issuer
+
+
+def describe_discovery(provider: oidc.Provider, issuer: str) -> str:
+    """What a discovery check found, once the document passed the endpoint checks."""
+    found = _checked(provider, issuer)
+    return f"Discovery OK: {found.issuer} signs in at {found.authorization_endpoint}"

@@ -1,6 +1,7 @@
 """Second-factor routes: the code step of a login, enrolment (QR code and confirmation), step-up, new
 recovery codes, and the emailed reset of one's own factor. Codes and secrets travel only over these
-requests, never through websocket state."""
+requests, never through websocket state. The JSON routes answer the pages' fetch calls; their refusals are
+the DomainError handler's (refusals.py)."""
 
 from __future__ import annotations
 
@@ -9,21 +10,20 @@ from urllib.parse import urlencode
 
 from sqlalchemy.orm import Session
 from starlette.background import BackgroundTask
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
 from pkcrm_app.accounts.identity import mfa_login, mfa_reset, recovery, second_factor
 from pkcrm_app.accounts.identity.cookies import MFA_RESET_COOKIE, SESSION_COOKIE
-from pkcrm_app.accounts.identity.service import resolve_session
-from pkcrm_app.core.errors import AuthenticationFailed, DomainError, StepUpRequired
-from pkcrm_app.routes.auth import client_ip, cross_site_refused, follow, same_origin, start_session, with_database
-from pkcrm_app.routes.forms import read_form
-from pkcrm_app.routes.onboarding import _link_cookie
-from pkcrm_app.settings import get_settings
+from pkcrm_app.core.errors import AuthenticationFailed, DomainError
+from pkcrm_app.http.auth import end_cookie, start_session
+from pkcrm_app.http.deps import NO_STORE, client_ip, current_actor, device_of, follow, in_transaction
+from pkcrm_app.http.forms import read_form
+from pkcrm_app.http.onboarding import link_cookie
+from pkcrm_app.http.routing import JSON_ONLY, get, post
 
 log = logging.getLogger("pkcrm.auth")
-NO_STORE = {"Cache-Control": "no-store"}
 
 
 async def _form_code(request: Request) -> str:
@@ -32,12 +32,9 @@ async def _form_code(request: Request) -> str:
 
 async def verify_login_code(request: Request) -> Response:
     """POST /auth/mfa/verify: the code step of a login; success opens the session under a new cookie."""
-    if not same_origin(request):
-        return cross_site_refused()
     code = await _form_code(request)
     try:
-        opened = await run_in_threadpool(with_database, mfa_login.finish_with_code, request.cookies.get(SESSION_COOKIE),
-                                         code)
+        opened = await in_transaction(mfa_login.finish_with_code, request.cookies.get(SESSION_COOKIE), code)
     except AuthenticationFailed as failure:
         log.info("second factor refused for a login from %s: %s", client_ip(request), failure)
         locked = isinstance(failure, second_factor.SecondFactorLocked)
@@ -68,25 +65,14 @@ def _compose_svg(qr_data_uri: str, *key_lines: str) -> str:
 
 async def enrolment_qr(request: Request) -> Response:
     """GET /auth/mfa/qr.svg: a fresh secret as a QR code (and typed key) for the user behind the cookie."""
-    try:
-        svg = await run_in_threadpool(with_database, _qr_with_key, request.cookies.get(SESSION_COOKIE))
-    except DomainError as exc:
-        return PlainTextResponse(str(exc), status_code=403)
+    svg = await in_transaction(_qr_with_key, request.cookies.get(SESSION_COOKIE))
     return Response(svg, media_type="image/svg+xml", headers=NO_STORE)
 
 
 async def confirm_enrolment(request: Request) -> Response:
     """POST /auth/mfa/enrol: the first code switches the factor on; the answer carries the recovery codes."""
-    if not same_origin(request):
-        return cross_site_refused()
     code = await _form_code(request)
-    try:
-        codes, opened = await run_in_threadpool(with_database, mfa_login.confirm_enrolment,
-                                                request.cookies.get(SESSION_COOKIE), code)
-    except AuthenticationFailed as exc:
-        return JSONResponse({"error": str(exc), "next": "/login"}, status_code=401, headers=NO_STORE)
-    except DomainError as exc:
-        return JSONResponse({"error": str(exc)}, status_code=400, headers=NO_STORE)
+    codes, opened = await in_transaction(mfa_login.confirm_enrolment, request.cookies.get(SESSION_COOKIE), code)
     response = start_session(request, opened) if opened else Response()
     body = JSONResponse({"codes": codes, "next": opened.next_url if opened else "/account"}, headers=NO_STORE)
     for key, value in response.headers.items():
@@ -97,36 +83,14 @@ async def confirm_enrolment(request: Request) -> Response:
 
 async def step_up(request: Request) -> Response:
     """POST /auth/step-up: a fresh code opens the few-minute window for sensitive actions."""
-    if not same_origin(request):
-        return cross_site_refused()
     code = await _form_code(request)
-    try:
-        await run_in_threadpool(with_database, mfa_login.step_up, request.cookies.get(SESSION_COOKIE), code)
-    except AuthenticationFailed as exc:
-        return JSONResponse({"ok": False, "error": str(exc), "next": "/login"}, status_code=401)
-    except DomainError as exc:
-        return JSONResponse({"ok": False, "error": str(exc)}, status_code=400)
+    await in_transaction(mfa_login.step_up, request.cookies.get(SESSION_COOKIE), code)
     return JSONResponse({"ok": True})
-
-
-def _new_codes(db: Session, token: str | None) -> list[str]:
-    info = resolve_session(db, token)
-    if info is None:
-        raise AuthenticationFailed("sign in first")
-    codes = second_factor.new_recovery_codes(db, info.actor)
-    db.commit()
-    return codes
 
 
 async def replace_recovery_codes(request: Request) -> Response:
     """POST /auth/mfa/recovery-codes: ten new recovery codes (step-up), shown once."""
-    if not same_origin(request):
-        return cross_site_refused()
-    try:
-        codes = await run_in_threadpool(with_database, _new_codes, request.cookies.get(SESSION_COOKIE))
-    except DomainError as exc:
-        return JSONResponse({"error": str(exc), "step_up": isinstance(exc, StepUpRequired)}, status_code=403,
-                            headers=NO_STORE)
+    codes = await in_transaction(second_factor.new_recovery_codes, await current_actor(request))
     return JSONResponse({"codes": codes}, headers=NO_STORE)
 
 
@@ -134,12 +98,9 @@ async def lost_authenticator(request: Request) -> Response:
     """POST /auth/mfa/lost: from a login waiting for its code, email the person a link that resets their own
     second factor (accounts/mfa_reset.py). The answer is the same whether or not the mail limits let the mail
     go, and the mail leaves after the answer."""
-    if not same_origin(request):
-        return cross_site_refused()
-    ip, device = client_ip(request), request.headers.get("user-agent", "")
+    token, ip, device = request.cookies.get(SESSION_COOKIE), client_ip(request), device_of(request)
     try:
-        mail = await run_in_threadpool(with_database, lambda db: mfa_reset.request_reset(
-            db, request.cookies.get(SESSION_COOKIE), ip=ip, device=device))
+        mail = await in_transaction(lambda db: mfa_reset.request_reset(db, token, ip=ip, device=device))
     except AuthenticationFailed:
         return follow(request, "/login?error=mfa")
     response = follow(request, "/login/verify?sent=1")
@@ -150,22 +111,32 @@ async def lost_authenticator(request: Request) -> Response:
 async def factor_reset_link(request: Request) -> Response:
     """GET /auth/mfa/reset/{token}: the emailed link resets nothing (mail scanners prefetch links); it keeps the
     token in an HttpOnly cookie and leads to the code page, whose button confirms."""
-    return _link_cookie("/login/verify", MFA_RESET_COOKIE, request.path_params["token"])
+    return link_cookie("/login/verify", MFA_RESET_COOKIE, request.path_params["token"])
 
 
 async def confirm_factor_reset(request: Request) -> Response:
     """POST /auth/mfa/reset: the person confirms, in the browser where their login waits for its code, the reset
     of the link in the cookie; every session of theirs ends and they sign in again."""
-    if not same_origin(request):
-        return cross_site_refused()
-    ip, device = client_ip(request), request.headers.get("user-agent", "")
+    link, token = request.cookies.get(MFA_RESET_COOKIE), request.cookies.get(SESSION_COOKIE)
+    ip, device = client_ip(request), device_of(request)
     try:
-        await run_in_threadpool(with_database, lambda db: mfa_reset.confirm_reset(
-            db, request.cookies.get(MFA_RESET_COOKIE), request.cookies.get(SESSION_COOKIE), ip=ip, device=device))
+        await in_transaction(lambda db: mfa_reset.confirm_reset(db, link, token, ip=ip, device=device))
     except DomainError as exc:  # the page says which: a link no longer valid, or not this browser's login
         reason = "link" if str(exc) == mfa_reset.INVALID_LINK else "browser"
         return follow(request, "/login/verify?" + urlencode({"reset_error": reason}))
     response = follow(request, "/login?error=mfa_reset")
     for cookie in (MFA_RESET_COOKIE, SESSION_COOKIE):
-        response.delete_cookie(cookie, path="/", secure=get_settings().cookie_secure, httponly=True, samesite="lax")
+        end_cookie(response, cookie)
     return response
+
+
+ROUTES: list[Route] = [
+    post("/auth/mfa/verify", verify_login_code),
+    get("/auth/mfa/qr.svg", enrolment_qr),
+    post("/auth/mfa/enrol", confirm_enrolment, refusals=JSON_ONLY),
+    post("/auth/mfa/recovery-codes", replace_recovery_codes, refusals=JSON_ONLY),
+    post("/auth/step-up", step_up, refusals=JSON_ONLY),
+    post("/auth/mfa/lost", lost_authenticator),
+    get("/auth/mfa/reset/{token}", factor_reset_link),
+    post("/auth/mfa/reset", confirm_factor_reset),
+]

@@ -18,16 +18,16 @@ from typing import IO
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import Response
+from starlette.routing import Route
 
-from pkcrm_app.accounts.identity.cookies import SESSION_COOKIE
-from pkcrm_app.accounts.identity.service import resolve_session
 from pkcrm_app.core.authz import Actor, Permission
 from pkcrm_app.core.db import get_database
-from pkcrm_app.core.errors import DomainError
+from pkcrm_app.core.errors import DomainError, InvalidInput, PermissionDenied
+from pkcrm_app.http.deps import client_ip, current_actor, follow, in_transaction
+from pkcrm_app.http.forms import FORM_OVERHEAD, BodyTooLarge, FileTooLarge, read_form
+from pkcrm_app.http.routing import post
 from pkcrm_app.imports.importer import resume_jobs, run_in_background, start_import
-from pkcrm_app.routes.auth import client_ip, cross_site_refused, follow, same_origin
-from pkcrm_app.routes.forms import FORM_OVERHEAD, BodyTooLarge, read_form
 from pkcrm_app.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -44,12 +44,6 @@ def spool_dir() -> Path:
     folder = get_settings().instance_dir / "imports"
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     return folder
-
-
-def _actor(token: str | None) -> Actor | None:
-    with get_database().session() as db:
-        info = resolve_session(db, token)
-        return info.actor if info else None
 
 
 def _copy(source: IO[bytes], target: Path, limit: int) -> int:
@@ -69,54 +63,42 @@ def _copy(source: IO[bytes], target: Path, limit: int) -> int:
     return size
 
 
-def _queue(actor: Actor, path: Path, filename: str, size: int, phone: str, my_name: str, ip: str,
-           device: str) -> int:
-    database = get_database()
-    with database.session() as db:
-        job = start_import(db, actor, spool_path=path, filename=filename, size=size, contact_phone=phone,
-                           my_name=my_name, ip_address=ip, device=device)
-        job_id = job.id
-    run_in_background(database, job_id)
+async def _queue(actor: Actor, path: Path, filename: str, size: int, phone: str, my_name: str, ip: str,
+                 device: str) -> int:
+    """Queue the import (committed), then start it in the background; the spooled file goes when refused."""
+    try:
+        job_id = await in_transaction(lambda db: start_import(
+            db, actor, spool_path=path, filename=filename, size=size, contact_phone=phone, my_name=my_name,
+            ip_address=ip, device=device).id)
+    except DomainError:
+        path.unlink(missing_ok=True)
+        raise
+    run_in_background(get_database(), job_id)
     return job_id
 
 
-def _refuse(request: Request, message: str, status: int) -> Response:
-    if "application/json" in request.headers.get("accept", ""):
-        return JSONResponse({"error": message}, status_code=status)
-    return PlainTextResponse(message, status_code=status)
-
-
 async def upload_route(request: Request) -> Response:
-    if not same_origin(request):
-        return cross_site_refused()
-    actor = await run_in_threadpool(_actor, request.cookies.get(SESSION_COOKIE))
-    if actor is None:
-        return _refuse(request, "sign in first", 401)
+    actor = await current_actor(request)
     if not actor.can(Permission.CONVERSATION_VIEW):
-        return _refuse(request, "your role may not import conversations", 403)
+        raise PermissionDenied("your role may not import conversations")
     limit = get_settings().import_max_bytes
     too_big = f"the file is over the {limit // (1024 * 1024)} MB limit"
     try:  # counted as it streams: a chunked upload (no Content-Length) is refused at the limit too
         form = await read_form(request, max_bytes=limit + FORM_OVERHEAD, max_files=1, max_fields=8)
     except BodyTooLarge:
-        return _refuse(request, too_big, 413)
+        raise FileTooLarge(too_big) from None
     try:
         upload = form.get("file")
         if not isinstance(upload, UploadFile) or not upload.filename:
-            return _refuse(request, "choose a WhatsApp export (.txt or .zip) to upload", 400)
+            raise InvalidInput("choose a WhatsApp export (.txt or .zip) to upload")
         path = spool_dir() / f"{uuid.uuid4().hex}.upload"
         try:
             size = await run_in_threadpool(_copy, upload.file, path, limit)
         except TooLarge:
-            return _refuse(request, too_big, 413)
+            raise FileTooLarge(too_big) from None
         fields = {k: str(form.get(k) or "")[:200] for k in ("phone", "my_name")}
-        try:
-            job_id = await run_in_threadpool(_queue, actor, path, Path(upload.filename).name, size, fields["phone"],
-                                             fields["my_name"], client_ip(request),
-                                             request.headers.get("user-agent", "")[:400])
-        except DomainError as exc:
-            path.unlink(missing_ok=True)
-            return _refuse(request, str(exc), 400)
+        job_id = await _queue(actor, path, Path(upload.filename).name, size, fields["phone"], fields["my_name"],
+                              client_ip(request), request.headers.get("user-agent", "")[:400])
     finally:
         await form.close()
     return follow(request, f"/import?job={job_id}")
@@ -131,3 +113,6 @@ async def resume_imports() -> None:
         return
     if resumed:
         log.info("resumed chat imports %s", resumed)
+
+
+ROUTES: list[Route] = [post("/import/upload", upload_route)]

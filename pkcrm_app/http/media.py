@@ -4,29 +4,16 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import Response
+from starlette.routing import Route
 
-from pkcrm_app.accounts.identity.cookies import SESSION_COOKIE
-from pkcrm_app.accounts.identity.service import resolve_session
-from pkcrm_app.core.authz import Actor
-from pkcrm_app.core.db import get_database
-from pkcrm_app.core.errors import DomainError
-from pkcrm_app.inbox.media.access import MediaFile, open_media
+from pkcrm_app.core.errors import DomainError, NotFound
+from pkcrm_app.http.deps import current_actor, in_transaction
+from pkcrm_app.http.routing import get
+from pkcrm_app.inbox.media.access import open_media
 
 INLINE_KINDS = {"image", "video", "audio", "sticker"}
-
-
-def _actor(token: str | None) -> Actor | None:
-    with get_database().session() as db:
-        info = resolve_session(db, token)
-        return info.actor if info else None
-
-
-def _open(actor: Actor, message_id: int) -> MediaFile:
-    with get_database().session() as db:
-        return open_media(db, actor, message_id)
 
 
 def content_disposition(kind: str, filename: str) -> str:
@@ -37,19 +24,20 @@ def content_disposition(kind: str, filename: str) -> str:
 
 
 async def media_route(request: Request) -> Response:
-    actor = await run_in_threadpool(_actor, request.cookies.get(SESSION_COOKIE))
-    if actor is None:
-        return PlainTextResponse("sign in first", status_code=401)
+    actor = await current_actor(request)
     try:
         message_id = int(request.path_params["message_id"])
         if not 0 < message_id < 2**31:
             raise ValueError(message_id)
-        media = await run_in_threadpool(_open, actor, message_id)
-    except (ValueError, DomainError):
-        return PlainTextResponse("not found", status_code=404)
+        media = await in_transaction(open_media, actor, message_id)
+    except (ValueError, DomainError):  # whatever the reason, a file this member may not have does not exist
+        raise NotFound("not found") from None
     return Response(media.data, media_type=media.mime_type, headers={
         "Content-Disposition": content_disposition(media.kind, media.filename),
         "Cache-Control": "private, max-age=3600",
         "X-Content-Type-Options": "nosniff",
         "Content-Security-Policy": "sandbox; default-src 'none'",
     })
+
+
+ROUTES: list[Route] = [get("/media/{message_id}", media_route)]

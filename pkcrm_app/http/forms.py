@@ -14,6 +14,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import Message
 
+from pkcrm_app.core.errors import InvalidInput
+
 FORM_MAX_BYTES = 64 * 1024  # every form without a file: sign-in, sign-up, codes, settings
 FORM_OVERHEAD = 64 * 1024  # beside an uploaded file: the other fields and the multipart boundaries
 
@@ -24,6 +26,10 @@ class BodyTooLarge(Exception):
     def __init__(self, limit: int) -> None:
         super().__init__(f"The request is too large: this form accepts at most {_size(limit)}.")
         self.limit = limit
+
+
+class FileTooLarge(InvalidInput):
+    """An uploaded file is over what its route accepts (answered 413 by the DomainError handler)."""
 
 
 def _size(limit: int) -> str:

@@ -11,6 +11,7 @@ from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
 
 from pkcrm_app.channels.whatsapp.numbers import NumberDirectory, NumberSecrets
 from pkcrm_app.channels.whatsapp.webhook import (
@@ -21,10 +22,11 @@ from pkcrm_app.channels.whatsapp.webhook import (
     signature_matches,
 )
 from pkcrm_app.core.db import get_database
+from pkcrm_app.http.deps import client_ip
+from pkcrm_app.http.routing import get, post
 from pkcrm_app.inbox.inbound import ingest
 from pkcrm_app.inbox.media.downloads import download_now
 from pkcrm_app.inbox.outbox.receipts import reconcile as reconcile_receipts
-from pkcrm_app.routes.auth import client_ip
 from pkcrm_app.settings import get_settings
 
 log = logging.getLogger("pkcrm.webhook")
@@ -124,3 +126,9 @@ async def receive_webhook(request: Request) -> Response:
     # Media files are fetched after the answer has gone (Meta wants a quick 200), with their own retries.
     background = BackgroundTask(download_now, get_database(), media) if media else None
     return JSONResponse({"stored": stored, "duplicates": duplicates, "statuses": statuses}, background=background)
+
+
+ROUTES: list[Route] = [
+    get("/webhooks/whatsapp", verify_webhook),
+    post("/webhooks/whatsapp", receive_webhook, any_origin=True),  # Meta's servers: the signature is the check
+]
