@@ -1,9 +1,11 @@
-"""Operator commands: migrate, seed the demo, run the customer simulator, rotate keys, verify the audit log."""
+"""Operator commands: migrate, seed the demo, run the customer simulator, run the job worker, rotate keys, verify
+the audit log."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+import threading
 
 from sqlalchemy import select
 
@@ -11,6 +13,7 @@ from pkcrm_app.core.db import get_database
 from pkcrm_app.core.logging import configure_logging
 from pkcrm_app.core.migrate import upgrade_to_head
 from pkcrm_app.flows import registry
+from pkcrm_app.jobs.kinds import JobKind
 from pkcrm_app.settings import get_settings
 
 
@@ -24,8 +27,13 @@ def _bar(done: int, total: int) -> None:
 
 
 def cmd_migrate(_args: argparse.Namespace) -> None:
+    from pkcrm_app.storage.reseal import queue_reseal
+
     upgrade_to_head()
-    key_id = get_database().keyring.ensure_active_key()
+    database = get_database()
+    key_id = database.keyring.ensure_active_key()
+    with database.session() as db:  # files stored before key scopes: sealed again with their organisation's key
+        queue_reseal(db, again=False)
     print(f"database at head; active data key {key_id[:8]}…")
 
 
@@ -57,27 +65,44 @@ def cmd_simulate(args: argparse.Namespace) -> None:
     print(f"{landed}/{args.count} messages accepted by {args.url}")
 
 
-def cmd_send_outbox(args: argparse.Namespace) -> None:
-    import threading
-    import time
+def _work(kinds: list[JobKind], once: bool) -> None:
+    from pkcrm_app.jobs.runner import Runner
 
-    from pkcrm_app.inbox.outbox.sender import Sender
-
-    sender = Sender(get_database(), batch_size=args.batch, rate_share=args.rate_share)
-    if args.once:
-        while True:
-            if sender.run_once():
-                continue
-            if not sender.pending():
-                break
-            time.sleep(0.1)
-        print(f"outbox drained: {sender.sent_count} messages sent", flush=True)
+    runner = Runner(get_database(), kinds)
+    names = ", ".join(kind.name for kind in kinds)
+    if once:
+        runner.drain()
+        print(f"no work left ({names})", flush=True)
         return
-    print("outbox sender running (Ctrl-C to stop)", flush=True)
+    print(f"job worker running: {names} (Ctrl-C to stop)", flush=True)
+    runner.start()
     try:
-        sender.run_forever(threading.Event())
+        threading.Event().wait()
     except KeyboardInterrupt:
-        sender.close()
+        runner.stop()
+
+
+def cmd_worker(args: argparse.Namespace) -> None:
+    try:
+        kinds = [registry.job_kind(name) for name in args.kind] if args.kind else list(registry.JOB_KINDS)
+    except KeyError as exc:
+        sys.exit(str(exc.args[0]))
+    _work(kinds, args.once)
+
+
+def cmd_send_outbox(args: argparse.Namespace) -> None:
+    """The worker for the outbox kind alone, with the sender's batch and rate share."""
+    from pkcrm_app.inbox.outbox.sender import outbox_kind
+
+    _work([outbox_kind(batch=args.batch, rate_share=args.rate_share)], args.once)
+
+
+def cmd_reseal_blobs(_args: argparse.Namespace) -> None:
+    from pkcrm_app.storage.reseal import queue_reseal
+
+    with get_database().session() as db:
+        job_id = queue_reseal(db).id
+    print(f"queued job {job_id}: a worker (or the app) seals every file again with its organisation's key")
 
 
 def cmd_cloud_simulator(args: argparse.Namespace) -> None:
@@ -125,7 +150,11 @@ def main(argv: list[str] | None = None) -> None:
     sim.add_argument("--count", type=int, default=20)
     sim.add_argument("--interval", type=float, default=3.0)
     sim.set_defaults(func=cmd_simulate)
-    outbox = sub.add_parser("send-outbox", help="deliver queued WhatsApp messages (the sender task, standalone)")
+    worker = sub.add_parser("worker", help="run the job runner on its own: every kind, or those named")
+    worker.add_argument("--kind", action="append", help="a job kind (repeatable), e.g. inbox.outbox")
+    worker.add_argument("--once", action="store_true", help="stop when no work of these kinds is left")
+    worker.set_defaults(func=cmd_worker)
+    outbox = sub.add_parser("send-outbox", help="deliver queued WhatsApp messages (`worker --kind inbox.outbox`)")
     outbox.add_argument("--once", action="store_true", help="stop when every queued message is finished")
     outbox.add_argument("--batch", type=int, default=50)
     outbox.add_argument("--rate-share", type=int, default=1, help="workers sharing each number's rate limit")
@@ -136,6 +165,8 @@ def main(argv: list[str] | None = None) -> None:
     cloud.add_argument("--webhook", default="http://127.0.0.1:3000/webhooks/whatsapp")
     cloud.add_argument("--rate", type=float, default=80.0, help="messages/s per number before 130429 (0: off)")
     cloud.set_defaults(func=cmd_cloud_simulator)
+    sub.add_parser("reseal-blobs", help="queue sealing every file again with its organisation's key").set_defaults(
+        func=cmd_reseal_blobs)
     sub.add_parser("rotate-data-key", help="start a new data key").set_defaults(func=cmd_rotate_data_key)
     sub.add_parser("rewrap-keys", help="re-wrap data keys under the first master key").set_defaults(
         func=cmd_rewrap_keys)

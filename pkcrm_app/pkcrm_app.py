@@ -1,14 +1,13 @@
-"""Builds the Reflex app: pages, HTTP routes and the live bridge; nothing else."""
+"""Builds the Reflex app: pages, HTTP routes, the live bridge and the job runner; nothing else."""
 
 import reflex as rx
 
 from pkcrm_app.core.logging import configure_logging
 from pkcrm_app.flows import registry
 from pkcrm_app.http import build_api
-from pkcrm_app.http.chat_import import resume_imports
 from pkcrm_app.http.client_tokens import refuse_foreign_client_tokens
 from pkcrm_app.http.security_headers import with_security_headers
-from pkcrm_app.inbox.outbox import task as sender_task
+from pkcrm_app.jobs.runner import run_in_app as run_jobs_in_app
 from pkcrm_app.live import bridge, lock_release
 from pkcrm_app.settings import get_settings
 from pkcrm_app.ui.guard import TabGuard, cut_off_tab
@@ -80,7 +79,5 @@ app.add_page(invite_page, route="/invite", title="Invitation · PK WhatsApp CRM"
 app.add_page(profile_page, route="/profile", title="Your profile · PK WhatsApp CRM", on_load=ProfileState.open_page)
 app.add_page(import_page, route="/import", title="Import chats · PK WhatsApp CRM",
              on_load=ChatImportState.open_page)
-app.register_lifespan_task(resume_imports)
 bridge.install(app, cut_off_tab)
-app.register_lifespan_task(sender_task.run_in_app)  # the WhatsApp outbox sender
-app.register_lifespan_task(sender_task.retry_media_in_app)  # inbound media downloads left pending
+app.register_lifespan_task(run_jobs_in_app, kinds=registry.in_app_job_kinds())  # outbox, media, imports, re-seal

@@ -1,7 +1,9 @@
-"""Encryption at rest: AES-GCM envelope keys and encrypted column types.
+"""Encryption at rest: master keys, the ciphertext format, and the encrypted column types.
 
-A master key (environment or a 0600 key file) wraps data keys stored in the database; every
-ciphertext names the data key that sealed it, so both kinds of key can rotate without downtime.
+A master key (environment or a 0600 key file) wraps data keys stored in the database (core/keyring.py);
+every ciphertext names the data key that sealed it, so both kinds of key can rotate without downtime. This
+module imports neither the engine nor the keyring: a keyring binds itself to its engine's dialect here, and
+the column types look it up by the dialect of the statement they are part of.
 """
 
 from __future__ import annotations
@@ -13,19 +15,13 @@ import json
 import logging
 import os
 import secrets
-import threading
 import weakref
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import DateTime, LargeBinary, String, insert, select, update
-from sqlalchemy.engine import Dialect, Engine
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import LargeBinary
+from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
-
-from pkcrm_app.core.db import Base, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -36,18 +32,6 @@ NONCE_LEN = 12
 
 class EncryptionKeyError(RuntimeError):
     """A key is missing, wrong or unusable; the message says which and what to check."""
-
-
-class DataKey(Base):
-    """A data key, stored wrapped by a master key; retired keys still decrypt."""
-
-    __tablename__ = "encryption_key"
-
-    id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    wrapped: Mapped[bytes] = mapped_column(LargeBinary)
-    master_key_id: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[Any] = mapped_column(DateTime, default=utcnow)
-    retired_at: Mapped[Any] = mapped_column(DateTime, nullable=True)
 
 
 @dataclass(frozen=True)
@@ -120,136 +104,27 @@ def load_master_keys(database_url: str | None = None) -> MasterKeys:
     return MasterKeys.parse(path.read_text())
 
 
-_KEYRINGS: weakref.WeakKeyDictionary[Dialect, Keyring] = weakref.WeakKeyDictionary()
+class Sealer(Protocol):
+    """What the column types need of a keyring: seal with the legacy (database-wide) scope, open any value."""
+
+    def encrypt(self, plaintext: bytes) -> bytes: ...
+
+    def decrypt(self, blob: bytes) -> bytes: ...
 
 
-def keyring_for(dialect: Dialect) -> Keyring:
+_SEALERS: weakref.WeakKeyDictionary[Dialect, Sealer] = weakref.WeakKeyDictionary()
+
+
+def bind_sealer(dialect: Dialect, sealer: Sealer) -> None:
+    """Make `sealer` the one the encrypted columns of this engine's statements use (a keyring calls it)."""
+    _SEALERS[dialect] = sealer
+
+
+def sealer_for(dialect: Dialect) -> Sealer:
     try:
-        return _KEYRINGS[dialect]
+        return _SEALERS[dialect]
     except KeyError:
         raise EncryptionKeyError("no keyring is bound to this database engine") from None
-
-
-class Keyring:
-    """Unwrapped data keys of one database, loaded on first use."""
-
-    def __init__(self, engine: Engine, master: MasterKeys) -> None:
-        self.engine = engine
-        self.master = master
-        self._ciphers: dict[bytes, AESGCM] = {}
-        self._active: bytes | None = None
-        self._lock = threading.Lock()
-        _KEYRINGS[engine.dialect] = self
-
-    def forget(self) -> None:
-        with self._lock:
-            self._ciphers.clear()
-            self._active = None
-
-    def _unwrap(self, row: DataKey) -> AESGCM:
-        master = self.master.keys.get(row.master_key_id)
-        if master is None:
-            raise EncryptionKeyError(
-                f"data key {row.id} is wrapped by master key '{row.master_key_id}', "
-                "which is not configured (PKCRM_MASTER_KEY or instance/master.key)"
-            )
-        try:
-            raw = AESGCM(master).decrypt(row.wrapped[:NONCE_LEN], row.wrapped[NONCE_LEN:], row.id.encode())
-        except InvalidTag:
-            raise EncryptionKeyError(
-                f"master key '{row.master_key_id}' cannot unwrap data key {row.id}: "
-                "the configured master key is not the one this database was encrypted with"
-            ) from None
-        return AESGCM(raw)
-
-    def _wrap(self, key_id: str, raw: bytes) -> bytes:
-        nonce = secrets.token_bytes(NONCE_LEN)
-        master = self.master.keys[self.master.active_id]
-        return nonce + AESGCM(master).encrypt(nonce, raw, key_id.encode())
-
-    def _load(self) -> None:
-        with self.engine.connect() as conn:
-            rows = conn.execute(select(DataKey).order_by(DataKey.created_at)).all()
-        for row in rows:
-            key = DataKey(**row._mapping)
-            self._ciphers[bytes.fromhex(key.id)] = self._unwrap(key)
-            if key.retired_at is None:
-                self._active = bytes.fromhex(key.id)
-
-    def ensure_active_key(self) -> str:
-        """Load the data keys, creating the first one if the database has none; returns its id."""
-        with self._lock:
-            if self._active is None:
-                self._load()
-            if self._active is None:
-                self._active = self._create_key()
-            return self._active.hex()
-
-    def _create_key(self) -> bytes:
-        key_id = secrets.token_bytes(16)
-        raw = AESGCM.generate_key(bit_length=256)
-        with self.engine.begin() as conn:
-            conn.execute(
-                insert(DataKey).values(
-                    id=key_id.hex(), wrapped=self._wrap(key_id.hex(), raw),
-                    master_key_id=self.master.active_id, created_at=utcnow(),
-                )
-            )
-        self._ciphers[key_id] = AESGCM(raw)
-        return key_id
-
-    def rotate_data_key(self) -> str:
-        """Retire the active data key and start a new one; old ciphertexts still decrypt."""
-        self.ensure_active_key()
-        with self._lock:
-            with self.engine.begin() as conn:
-                conn.execute(update(DataKey).where(DataKey.retired_at.is_(None)).values(retired_at=utcnow()))
-            self._active = self._create_key()
-            return self._active.hex()
-
-    def rewrap_all(self) -> int:
-        """Re-wrap every data key under the active master key (master key rotation)."""
-        self.ensure_active_key()
-        with self._lock, self.engine.begin() as conn:
-            rows = conn.execute(select(DataKey)).all()
-            for row in rows:
-                key = DataKey(**row._mapping)
-                raw = self._unwrap_raw(key)
-                conn.execute(
-                    update(DataKey).where(DataKey.id == key.id)
-                    .values(wrapped=self._wrap(key.id, raw), master_key_id=self.master.active_id)
-                )
-            return len(rows)
-
-    def _unwrap_raw(self, row: DataKey) -> bytes:
-        self._unwrap(row)  # raises the clear error when the key is wrong
-        master = self.master.keys[row.master_key_id]
-        return AESGCM(master).decrypt(row.wrapped[:NONCE_LEN], row.wrapped[NONCE_LEN:], row.id.encode())
-
-    def encrypt(self, plaintext: bytes) -> bytes:
-        if self._active is None:
-            self.ensure_active_key()
-        assert self._active is not None
-        header = FORMAT_V1 + self._active
-        nonce = secrets.token_bytes(NONCE_LEN)
-        return header + nonce + self._ciphers[self._active].encrypt(nonce, plaintext, header)
-
-    def decrypt(self, blob: bytes) -> bytes:
-        if blob[:1] != FORMAT_V1 or len(blob) < HEADER_LEN + NONCE_LEN + 16:
-            raise EncryptionKeyError("value is not in a known ciphertext format")
-        header, key_id = blob[:HEADER_LEN], blob[1:HEADER_LEN]
-        cipher = self._ciphers.get(key_id)
-        if cipher is None:
-            with self._lock:
-                self._load()  # a key created by another worker since we last looked
-            cipher = self._ciphers.get(key_id)
-        if cipher is None:
-            raise EncryptionKeyError(f"data key {key_id.hex()} is unknown to this database")
-        nonce = blob[HEADER_LEN : HEADER_LEN + NONCE_LEN]
-        try:
-            return cipher.decrypt(nonce, blob[HEADER_LEN + NONCE_LEN :], header)
-        except InvalidTag:
-            raise EncryptionKeyError(f"value sealed with data key {key_id.hex()} fails authentication") from None
 
 
 class EncryptedText(TypeDecorator[str]):
@@ -259,10 +134,10 @@ class EncryptedText(TypeDecorator[str]):
     cache_ok = True
 
     def process_bind_param(self, value: str | None, dialect: Dialect) -> bytes | None:
-        return None if value is None else keyring_for(dialect).encrypt(value.encode())
+        return None if value is None else sealer_for(dialect).encrypt(value.encode())
 
     def process_result_value(self, value: bytes | None, dialect: Dialect) -> str | None:
-        return None if value is None else keyring_for(dialect).decrypt(bytes(value)).decode()
+        return None if value is None else sealer_for(dialect).decrypt(bytes(value)).decode()
 
 
 class EncryptedJSON(TypeDecorator[Any]):
@@ -274,7 +149,7 @@ class EncryptedJSON(TypeDecorator[Any]):
     def process_bind_param(self, value: Any, dialect: Dialect) -> bytes | None:
         if value is None:
             return None
-        return keyring_for(dialect).encrypt(json.dumps(value, separators=(",", ":")).encode())
+        return sealer_for(dialect).encrypt(json.dumps(value, separators=(",", ":")).encode())
 
     def process_result_value(self, value: bytes | None, dialect: Dialect) -> Any:
-        return None if value is None else json.loads(keyring_for(dialect).decrypt(bytes(value)))
+        return None if value is None else json.loads(sealer_for(dialect).decrypt(bytes(value)))

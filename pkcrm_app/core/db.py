@@ -4,34 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import MetaData, create_engine, event, inspect
+from sqlalchemy import create_engine, event, inspect
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
+from pkcrm_app.core.base import Base, utcnow
+from pkcrm_app.core.crypto import MasterKeys, load_master_keys
 from pkcrm_app.core.errors import DomainError
+from pkcrm_app.core.keyring import Keyring
 
-NAMING = {
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
-
-
-class Base(DeclarativeBase):
-    """The one declarative base of every table."""
-
-    metadata = MetaData(naming_convention=NAMING)
-
-
-def utcnow() -> datetime:
-    """Naive UTC now: storage is always UTC."""
-    return datetime.now(UTC).replace(tzinfo=None)
+__all__ = ["Base", "Database", "get_database", "make_engine", "set_database", "utcnow"]
 
 
 def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
@@ -58,9 +43,7 @@ def make_engine(url: str) -> Engine:
 class Database:
     """An engine plus its session factory and encryption keyring."""
 
-    def __init__(self, url: str, master_keys: Any = None) -> None:
-        from pkcrm_app.core.crypto import Keyring, load_master_keys
-
+    def __init__(self, url: str, master_keys: MasterKeys | None = None) -> None:
         self.url = url
         keys = master_keys or load_master_keys(url)  # refused before anything is opened or created
         self.engine = make_engine(url)

@@ -4,9 +4,6 @@ append-only and tamper-evident), filed under the emptied organisation row, which
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 from sqlalchemy import ColumnElement, Table, delete, event, func, select
 from sqlalchemy.orm import Session
 
@@ -17,7 +14,9 @@ from pkcrm_app.core.authz import Actor, Permission
 from pkcrm_app.core.db import Base
 from pkcrm_app.core.errors import InvalidInput, NotFound
 from pkcrm_app.core.events import SessionsEnded, emit_on_commit
+from pkcrm_app.core.keyring import DataKey, Keyring, keyring_for, organisation_scope
 from pkcrm_app.flows import registry
+from pkcrm_app.storage.store import blob_store
 
 
 def _org_tables() -> list[Table]:
@@ -52,19 +51,25 @@ def delete_organisation(db: Session, actor: Actor, *, confirm_name: str) -> dict
         result = db.execute(delete(table).where(_rows_of(table, org.id)))
         if result.rowcount:  # type: ignore[attr-defined]
             removed[table.name] = int(result.rowcount)  # type: ignore[attr-defined]
+    scope = organisation_scope(org.id)  # its blob key: a copy of a file kept elsewhere stays sealed for good
+    if erased := db.execute(delete(DataKey).where(DataKey.scope == scope)).rowcount:  # type: ignore[attr-defined]
+        removed["blob_keys"] = int(erased)
     removed["people_forgotten"] = _forget_people_of_no_other_organisation(db, members)
     record(db, action="organisation.deleted", org_id=org.id, actor_user_id=None, target_type="organisation",
            target_id=org.id, details={"by_user_id": actor.user_id, **{k: str(v) for k, v in removed.items()}})
     org.name, org.slug = "Deleted organisation", f"deleted-{org.id}"
     emit_on_commit(db, SessionsEnded(org_id=org.id, user_ids=tuple(members)))
-    folders = [folder(org.id) for folder in registry.ORGANISATION_FILES]  # they go once the rows are gone for good
-    event.listen(db, "after_commit", lambda _db: _remove(folders), once=True)
+    keyring, org_id = keyring_for(db.get_bind().dialect), org.id  # files go once the rows are gone for good
+    event.listen(db, "after_commit", lambda _db: _remove_files(keyring, org_id), once=True)
     return removed
 
 
-def _remove(folders: list[Path]) -> None:
-    for folder in folders:
-        shutil.rmtree(folder, ignore_errors=True)
+def _remove_files(keyring: Keyring, org_id: int) -> None:
+    """Every blob scope of the organisation; its key (erased with the rows) leaves this process's memory too."""
+    store = blob_store(keyring)
+    for scope in registry.ORGANISATION_FILES:
+        store.delete_scope(org_id, scope)
+    keyring.forget_scope(organisation_scope(org_id))
 
 
 def _forget_people_of_no_other_organisation(db: Session, user_ids: list[int]) -> int:

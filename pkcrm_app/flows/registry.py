@@ -3,14 +3,13 @@ kind. Nothing registers itself on import: a table, a file scope or a hook is kno
 
 - ORGANISATION_ROWS: every table holding an organisation's rows (deleted with it), KEPT_ROWS what stays,
   OTHER_ROWS the tables that belong to no organisation; a test fails when a table is in none of them.
-- ORGANISATION_FILES: every folder of an organisation's files (deleted with it).
+- ORGANISATION_FILES: every blob scope of an organisation's files (deleted with it); a test fails when a
+  `BlobScope` declared anywhere is not named here.
+- JOB_KINDS: every kind of job the runner knows (the app's lifespan task and `cli worker` read it).
 - install(): hands the lower layers what they need from above (the lead count of an access review).
 """
 
 from __future__ import annotations
-
-from collections.abc import Callable
-from pathlib import Path
 
 from sqlalchemy import MetaData, Table
 
@@ -27,20 +26,29 @@ from pkcrm_app.accounts.security.models import SecurityAlert
 from pkcrm_app.audit.models import AuditEvent
 from pkcrm_app.channels.whatsapp.models import WhatsAppNumber
 from pkcrm_app.channels.whatsapp.template_models import MessageTemplate
-from pkcrm_app.core.crypto import DataKey
 from pkcrm_app.core.db import Base
+from pkcrm_app.core.keyring import DataKey
 from pkcrm_app.crm import service as crm
 from pkcrm_app.crm.models import Contact, Lead, LeadStageChange, Pipeline, Stage
+from pkcrm_app.imports.importer import chat_import_kind
 from pkcrm_app.imports.models import ChatImportJob
-from pkcrm_app.inbox.media.downloads import org_media_dir
+from pkcrm_app.imports.spool import IMPORT_SPOOLS
+from pkcrm_app.inbox.media.downloads import MEDIA, media_download_kind
 from pkcrm_app.inbox.models import Conversation, Message, MessageMedia
+from pkcrm_app.inbox.outbox.files import OUTBOUND_MEDIA
 from pkcrm_app.inbox.outbox.models import OutboxItem
+from pkcrm_app.inbox.outbox.sender import outbox_kind
+from pkcrm_app.jobs.kinds import JobKind
+from pkcrm_app.jobs.models import Job
+from pkcrm_app.settings import get_settings
+from pkcrm_app.storage.reseal import reseal_kind
+from pkcrm_app.storage.store import BlobScope
 
 # An organisation's rows, deleted with it (a table without org_id goes through its parent's, e.g. review items).
 ORGANISATION_ROWS: tuple[type[Base], ...] = (
     Membership, AuthSession, SsoConnection, SsoLink, SsoLoginAttempt, Invitation, AccessReview, AccessReviewItem,
     SecurityAlert, WhatsAppNumber, MessageTemplate, Contact, Pipeline, Stage, Lead, LeadStageChange,
-    Conversation, Message, MessageMedia, OutboxItem, ChatImportJob,
+    Conversation, Message, MessageMedia, OutboxItem, ChatImportJob, Job,
 )
 # Kept when the organisation goes: the append-only audit log, filed under the emptied organisation row.
 KEPT_ROWS: tuple[type[Base], ...] = (AuditEvent, Organisation)
@@ -49,8 +57,28 @@ OTHER_ROWS: tuple[type[Base], ...] = (
     User, MfaFactor, MfaRecoveryCode, SignupRequest, PasswordReset, FactorReset, MailRequest, LoginAttempt, LiveTab,
     DataKey,
 )
-# Folders of an organisation's files, removed once its rows are gone for good.
-ORGANISATION_FILES: tuple[Callable[[int], Path], ...] = (org_media_dir,)
+# Scopes of an organisation's blobs, removed (and its blob key erased) once its rows are gone for good.
+ORGANISATION_FILES: tuple[BlobScope, ...] = (MEDIA, OUTBOUND_MEDIA, IMPORT_SPOOLS)
+# Every kind of job; the outbox kind is the WhatsApp sender.
+OUTBOX_KIND = outbox_kind()
+JOB_KINDS: tuple[JobKind, ...] = (OUTBOX_KIND, media_download_kind(), chat_import_kind(),
+                                  reseal_kind(ORGANISATION_FILES))
+
+
+def job_kind(name: str) -> JobKind:
+    """A kind by name; KeyError naming the known ones."""
+    for kind in JOB_KINDS:
+        if kind.name == name:
+            return kind
+    raise KeyError(f"no job kind {name!r}; known: {', '.join(k.name for k in JOB_KINDS)}")
+
+
+def in_app_job_kinds() -> tuple[JobKind, ...]:
+    """The kinds the web app runs: all of them, but the sender only with PKCRM_OUTBOX_IN_APP on (otherwise
+    dedicated `cli worker` / `cli send-outbox` processes deliver the outbox)."""
+    if get_settings().outbox_in_app:
+        return JOB_KINDS
+    return tuple(kind for kind in JOB_KINDS if kind is not OUTBOX_KIND)
 
 
 def metadata() -> MetaData:

@@ -1,17 +1,15 @@
 """POST /import/upload: a WhatsApp chat export (.txt or .zip) for a signed-in member who may see conversations.
 
 The multipart body is streamed to disk (Starlette spools file parts past 1 MB to a temporary file; we copy it
-in chunks into the instance folder), counted as it arrives and refused past PKCRM_IMPORT_MAX_BYTES (with or
-without a Content-Length), then a job is queued and run in a
-background thread. The answer names the /import page, where the job's progress shows live.
+in chunks into the organisation's encrypted blob store), counted as it arrives and refused past
+PKCRM_IMPORT_MAX_BYTES (with or without a Content-Length), then a job is queued for the job runner. The answer
+names the /import page, where the job's progress shows live.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import os
-import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
@@ -27,7 +25,8 @@ from pkcrm_app.core.errors import DomainError, InvalidInput, PermissionDenied
 from pkcrm_app.http.deps import client_ip, current_actor, follow, in_transaction
 from pkcrm_app.http.forms import FORM_OVERHEAD, BodyTooLarge, FileTooLarge, read_form
 from pkcrm_app.http.routing import post
-from pkcrm_app.imports.importer import resume_jobs, run_in_background, start_import
+from pkcrm_app.imports import spool
+from pkcrm_app.imports.importer import run_in_background, start_import
 from pkcrm_app.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -39,41 +38,32 @@ class TooLarge(Exception):
     pass
 
 
-def spool_dir() -> Path:
-    """Uploads waiting for (or being) imported: under the instance folder, readable by this process only."""
-    folder = get_settings().instance_dir / "imports"
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    return folder
-
-
-def _copy(source: IO[bytes], target: Path, limit: int) -> int:
-    """Copy in chunks; TooLarge (and nothing left on disk) past the limit."""
+def _limited(source: IO[bytes], limit: int) -> Iterator[bytes]:
+    """The upload in chunks; TooLarge past the limit (the store then keeps nothing)."""
     size = 0
-    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            while chunk := source.read(CHUNK):
-                size += len(chunk)
-                if size > limit:
-                    raise TooLarge
-                out.write(chunk)
-    except BaseException:
-        target.unlink(missing_ok=True)
-        raise
-    return size
+    while chunk := source.read(CHUNK):
+        size += len(chunk)
+        if size > limit:
+            raise TooLarge
+        yield chunk
 
 
-async def _queue(actor: Actor, path: Path, filename: str, size: int, phone: str, my_name: str, ip: str,
+def _spool(org_id: int, source: IO[bytes], limit: int) -> tuple[str, int]:
+    return spool.spool_upload(get_database(), org_id, _limited(source, limit))
+
+
+async def _queue(actor: Actor, key: str, filename: str, size: int, phone: str, my_name: str, ip: str,
                  device: str) -> int:
-    """Queue the import (committed), then start it in the background; the spooled file goes when refused."""
+    """Queue the import (committed), then start it in the background; the spooled upload goes when refused."""
+    database = get_database()
     try:
         job_id = await in_transaction(lambda db: start_import(
-            db, actor, spool_path=path, filename=filename, size=size, contact_phone=phone, my_name=my_name,
+            db, actor, spool_path=key, filename=filename, size=size, contact_phone=phone, my_name=my_name,
             ip_address=ip, device=device).id)
     except DomainError:
-        path.unlink(missing_ok=True)
+        spool.discard(database, actor.org_id, key)
         raise
-    run_in_background(get_database(), job_id)
+    run_in_background(database, job_id)
     return job_id
 
 
@@ -91,28 +81,16 @@ async def upload_route(request: Request) -> Response:
         upload = form.get("file")
         if not isinstance(upload, UploadFile) or not upload.filename:
             raise InvalidInput("choose a WhatsApp export (.txt or .zip) to upload")
-        path = spool_dir() / f"{uuid.uuid4().hex}.upload"
         try:
-            size = await run_in_threadpool(_copy, upload.file, path, limit)
+            key, size = await run_in_threadpool(_spool, actor.org_id, upload.file, limit)
         except TooLarge:
             raise FileTooLarge(too_big) from None
         fields = {k: str(form.get(k) or "")[:200] for k in ("phone", "my_name")}
-        job_id = await _queue(actor, path, Path(upload.filename).name, size, fields["phone"], fields["my_name"],
+        job_id = await _queue(actor, key, Path(upload.filename).name, size, fields["phone"], fields["my_name"],
                               client_ip(request), request.headers.get("user-agent", "")[:400])
     finally:
         await form.close()
     return follow(request, f"/import?job={job_id}")
-
-
-async def resume_imports() -> None:
-    """Lifespan task: imports a restart interrupted run again (their stored batches are skipped)."""
-    try:
-        resumed = await asyncio.to_thread(resume_jobs, get_database())
-    except Exception:  # the app must start even when, say, the database is not migrated yet
-        log.exception("interrupted chat imports could not be resumed")
-        return
-    if resumed:
-        log.info("resumed chat imports %s", resumed)
 
 
 ROUTES: list[Route] = [post("/import/upload", upload_route)]

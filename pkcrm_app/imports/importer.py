@@ -5,7 +5,8 @@ a zip) reads the whole upload and fails on anything corrupt or unrecognised BEFO
 only then does the second pass stream the messages into the database, in batches of BATCH, each batch its own
 short transaction (so SQLite stays writable for webhooks and the progress bar moves). Every imported message
 has a deterministic id (organisation, contact, timestamp, author, text, occurrence), so a batch repeated after
-a crash, or the same file imported again, adds nothing; a job cut short by a restart is resumed at start-up.
+a crash, or the same file imported again, adds nothing. The jobs are a queue of the job runner (jobs/): a
+claimed job holds a lease its heartbeat keeps alive, so one cut short by a restart is claimed again and resumed.
 Imported messages never count as unread nor open the 24-hour window (they did not reach the business number).
 
 Authors whose names read like team members' are only proposed: the job stops in REVIEW after the first pass,
@@ -16,14 +17,14 @@ attributed to members; everyone else writes as the customer.
 from __future__ import annotations
 
 import logging
-import threading
 from collections import OrderedDict
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -33,6 +34,7 @@ from pkcrm_app.core.authz import Actor, Permission
 from pkcrm_app.core.db import Database, utcnow
 from pkcrm_app.core.errors import DomainError, InvalidInput, NotFound
 from pkcrm_app.core.events import ImportsChanged, LeadsChanged, MessagesChanged, emit_on_commit
+from pkcrm_app.imports import spool
 from pkcrm_app.imports.chat_export import (
     ChatMessage,
     ExportFile,
@@ -45,16 +47,35 @@ from pkcrm_app.imports.people import cast_for, proposal_key, propose_members
 from pkcrm_app.imports.rows import ImportRun, message_id, message_row, store_media
 from pkcrm_app.inbox.models import Conversation, Message
 from pkcrm_app.inbox.service import render_text
+from pkcrm_app.jobs.kinds import JobKind, worker_name
+from pkcrm_app.jobs.lease import LeaseQueue, claim, release
+from pkcrm_app.jobs.runner import nudge
+from pkcrm_app.storage.store import blob_store
 
 log = logging.getLogger(__name__)
 BATCH = 500
-STALE = timedelta(minutes=2)  # a running job without a heartbeat for this long lost its worker
+LEASE = timedelta(minutes=2)  # a running job whose heartbeat stopped this long ago lost its worker
 RECENT_KEYS = 4096  # identical (time, author, text) messages remembered to number their occurrences
+KIND = "imports.chat_import"
 
 
-def start_import(db: Session, actor: Actor, *, spool_path: Path, filename: str, size: int,
+def _ready(_due_by: datetime) -> ColumnElement[bool]:
+    return ChatImportJob.state.in_([ImportState.QUEUED, ImportState.RUNNING])
+
+
+def _claimed(now: datetime) -> Mapping[str, Any]:
+    return {"state": ImportState.RUNNING, "started_at": now, "heartbeat_at": now, "error": ""}
+
+
+# Queued jobs, and running ones whose worker died (their lease ran out); one in review waits for the importer.
+IMPORT_QUEUE = LeaseQueue(model=ChatImportJob, ready=_ready, order=("created_at", "id"), on_claim=_claimed,
+                          counts_attempts=False)
+
+
+def start_import(db: Session, actor: Actor, *, spool_path: Path | str, filename: str, size: int,
                  contact_phone: str = "", my_name: str = "", ip_address: str = "", device: str = "") -> ChatImportJob:
-    """Queue the import of an uploaded export (already on disk); the caller starts `run_in_background`."""
+    """Queue the import of an uploaded export (already spooled: its key, see spool.py); after the commit the
+    caller calls `run_in_background`."""
     actor.require(Permission.CONVERSATION_VIEW)
     if contact_phone.strip() and phone_digits(contact_phone) is None:
         raise InvalidInput("the customer's phone number should have 7 to 15 digits")
@@ -129,17 +150,6 @@ def confirm_authors(db: Session, actor: Actor, job_id: int, *, accepted_keys: Co
     return job
 
 
-def _claim(database: Database, job_id: int) -> bool:
-    now = utcnow()
-    with database.session() as db:
-        claimed = db.execute(update(ChatImportJob).where(
-            ChatImportJob.id == job_id,
-            or_(ChatImportJob.state == ImportState.QUEUED,
-                (ChatImportJob.state == ImportState.RUNNING) & (ChatImportJob.heartbeat_at < now - STALE)),
-        ).values(state=ImportState.RUNNING, started_at=now, heartbeat_at=now, error=""))
-        return bool(getattr(claimed, "rowcount", 0))
-
-
 def _actor_of(db: Session, job: ChatImportJob) -> Actor:
     membership = db.scalar(select(Membership).where(Membership.org_id == job.org_id,
                                                     Membership.user_id == job.created_by_user_id,
@@ -164,7 +174,7 @@ def _finish(database: Database, job_id: int, *, error: str = "", run: ImportRun 
         job = db.get_one(ChatImportJob, job_id)
         job.state = ImportState.FAILED if error else ImportState.DONE
         job.error, job.finished_at, job.heartbeat_at = error[:500], utcnow(), utcnow()
-        path, job.spool_path = job.spool_path, ""
+        org_id, path, job.spool_path = job.org_id, job.spool_path, ""
         record(db, action="chat_import.failed" if error else "chat_import.finished", org_id=job.org_id,
                actor_user_id=job.created_by_user_id, target_type="chat_import_job", target_id=job.id,
                details={"imported": job.imported, "duplicates": job.duplicates, "error": error[:200]})
@@ -172,17 +182,16 @@ def _finish(database: Database, job_id: int, *, error: str = "", run: ImportRun 
         if run is not None:
             emit_on_commit(db, MessagesChanged(org_id=job.org_id, conversation_ids=(run.cast.conversation_id,)))
             emit_on_commit(db, LeadsChanged(org_id=job.org_id, lead_ids=(run.cast.lead_id,)))
-    if path:
-        Path(path).unlink(missing_ok=True)
+    spool.discard(database, org_id, path)
 
 
-def _prepare(database: Database, job_id: int) -> ImportRun | None:
+def _prepare(database: Database, job_id: int, path: Path) -> ImportRun | None:
     """First pass and matching: the whole file is checked before anything of it is stored. None when the job now
     waits for the importer to confirm proposed team members (REVIEW)."""
     with database.session() as db:
         job = db.get_one(ChatImportJob, job_id)
         actor = _actor_of(db, job)
-        export = ExportFile(Path(job.spool_path), job.filename)
+        export = ExportFile(path, job.filename)
         try:
             fmt = export.scan()
             media = export.media_names()
@@ -287,16 +296,27 @@ def _import(database: Database, run: ImportRun) -> None:
     _store_batch(database, run, batch, seen)
 
 
-def run_job(database: Database, job_id: int) -> None:
-    """Run a queued job to its end (or resume one whose worker died); errors end up on the job, in plain words."""
-    if not _claim(database, job_id):
-        return
+def _spool_of(database: Database, job_id: int) -> tuple[int, str]:
+    with database.session() as db:
+        job = db.get_one(ChatImportJob, job_id)
+        return job.org_id, job.spool_path
+
+
+def _run_claimed(database: Database, job_id: int) -> None:
+    """Run a claimed job to its end (or on from where a dead worker left it); errors end up on the job."""
     run: ImportRun | None = None
+    org_id, spooled = _spool_of(database, job_id)
+    blob_store(database.keyring).prepare(org_id)  # before the batches' write transactions (SQLite)
     try:
-        run = _prepare(database, job_id)
-        if run is None:
-            return  # waits in REVIEW for the importer's choices; the upload stays until then
-        _import(database, run)
+        with spool.opened(database, org_id, spooled) as path:
+            try:
+                run = _prepare(database, job_id, path)
+                if run is None:
+                    return  # waits in REVIEW for the importer's choices; the upload stays until then
+                _import(database, run)
+            finally:
+                if run is not None:
+                    run.export.close()
     except (ExportFormatError, DomainError) as exc:
         _finish(database, job_id, error=f"Nothing was imported: {exc}" if run is None else str(exc))
         return
@@ -305,24 +325,46 @@ def run_job(database: Database, job_id: int) -> None:
         done = f" ({run.imported} messages were stored; importing the same file again completes it)" if run else ""
         _finish(database, job_id, error="The import stopped on an unexpected error" + done)
         return
-    finally:
-        if run is not None:
-            run.export.close()
     _finish(database, job_id, run=run)
 
 
-def run_in_background(database: Database, job_id: int) -> threading.Thread:
-    thread = threading.Thread(target=run_job, args=(database, job_id), name=f"chat-import-{job_id}", daemon=True)
-    thread.start()
-    return thread
+def run_job(database: Database, job_id: int) -> None:
+    """Claim one queued job and run it here, in this thread (tests, tools); the runner does the same."""
+    owner = worker_name()
+    if claim(database, IMPORT_QUEUE, owner, limit=1, lease=LEASE, only=[job_id]):
+        try:
+            _run_claimed(database, job_id)
+        finally:
+            release(database, IMPORT_QUEUE, owner, [job_id])
 
 
-def resume_jobs(database: Database) -> list[int]:
-    """At start-up: run again the jobs a restart interrupted (their batches already stored are skipped)."""
-    with database.session() as db:
-        ids = list(db.scalars(select(ChatImportJob.id).where(or_(
-            ChatImportJob.state == ImportState.QUEUED,
-            (ChatImportJob.state == ImportState.RUNNING) & (ChatImportJob.heartbeat_at < utcnow() - STALE)))))
-    for job_id in ids:
-        run_in_background(database, job_id)
-    return ids
+def run_in_background(_database: Database, _job_id: int) -> None:
+    """A job was queued (and committed): this process's job runner claims it now, another worker on its next
+    look."""
+    nudge(KIND)
+
+
+class ChatImports:
+    """The runner's worker for chat imports."""
+
+    def __init__(self, database: Database) -> None:
+        self.database, self.owner, self.lease = database, worker_name(), LEASE
+
+    def recover(self) -> int:
+        return 0  # a running job whose lease ran out is ready again as it is
+
+    def run(self, key: Any) -> None:
+        _run_claimed(self.database, int(key))
+
+    def pending(self) -> int:
+        with self.database.session() as db:
+            return int(db.scalar(select(func.count()).select_from(ChatImportJob).where(
+                ChatImportJob.state.in_([ImportState.QUEUED, ImportState.RUNNING]))) or 0)
+
+    def close(self) -> None:
+        pass
+
+
+def chat_import_kind() -> JobKind:
+    """Two imports at a time per runner: a long one does not hold up the next upload."""
+    return JobKind(name=KIND, queue=IMPORT_QUEUE, start=ChatImports, threads=2, idle=2.0)

@@ -32,7 +32,7 @@ class ChatImportJob(Base):
     created_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="SET NULL"),
                                                            nullable=True)
     filename: Mapped[str] = mapped_column(EncryptedText)  # 'WhatsApp Chat with Alice.zip' names the customer
-    spool_path: Mapped[str] = mapped_column(String(500), default="")  # the upload on disk; "" once finished
+    spool_path: Mapped[str] = mapped_column(String(500), default="")  # the upload's blob key; "" once finished
     size_bytes: Mapped[int] = mapped_column(Integer, default=0)
     contact_phone: Mapped[str | None] = mapped_column(EncryptedText, nullable=True)  # chosen by the uploader
     my_name: Mapped[str | None] = mapped_column(EncryptedText, nullable=True)  # the uploader's name in the chat
@@ -51,4 +51,6 @@ class ChatImportJob(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
-    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)  # a stale one: the worker died
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)  # the last progress written
+    lease_owner: Mapped[str | None] = mapped_column(String(64), nullable=True)  # the worker running it
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)

@@ -13,8 +13,9 @@ from sqlalchemy.orm import Session
 from pkcrm_app.core.db import Database, utcnow
 from pkcrm_app.imports.chat_export import ChatMessage, ExportFile, ExportFormat, Kind
 from pkcrm_app.imports.people import Cast
-from pkcrm_app.inbox.media.downloads import media_path, write_encrypted
+from pkcrm_app.inbox.media.downloads import MEDIA, media_key
 from pkcrm_app.inbox.models import Direction, MediaState, Message, MessageMedia, MessageStatus
+from pkcrm_app.storage.store import blob_store
 
 
 @dataclass
@@ -71,13 +72,14 @@ def message_row(run: ImportRun, wamid: str, message: ChatMessage) -> Message:
 
 
 def store_media(database: Database, db: Session, run: ImportRun, rows: list[tuple[Message, ChatMessage]]) -> None:
-    """The zip's file of each attachment, encrypted under the instance folder like downloaded media."""
+    """The zip's file of each attachment, in the organisation's media like downloaded files."""
+    store = blob_store(database.keyring)
     for stored, message in rows:
         name = message.attachment
         data = run.export.read_media(name) if name and name in run.media else None
         if data is None or name is None:
             continue
-        write_encrypted(database, media_path(run.org_id, stored.id), data)
+        store.put(run.org_id, MEDIA, media_key(stored.id), data)
         mime_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
         db.add(MessageMedia(message_id=stored.id, org_id=run.org_id, phone_number_id="",
                             media_id=f"import:{name}"[:128], kind=stored.type[:16], mime_type=mime_type,

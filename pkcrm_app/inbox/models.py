@@ -106,5 +106,7 @@ class MessageMedia(Base):
     reason: Mapped[str] = mapped_column(String(300), default="")
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    lease_owner: Mapped[str | None] = mapped_column(String(64), nullable=True)  # the worker downloading it
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     stored_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

@@ -69,11 +69,12 @@ from pkcrm_app.imports.models import ChatImportJob, ImportState
 from pkcrm_app.inbox import board as board_model
 from pkcrm_app.inbox import service as inbox
 from pkcrm_app.inbox.media import access as media_access
-from pkcrm_app.inbox.media.downloads import media_path, write_encrypted
+from pkcrm_app.inbox.media.downloads import MEDIA, media_key
 from pkcrm_app.inbox.models import MediaState, Message, MessageMedia
 from pkcrm_app.inbox.outbox import service as wa_outbox
 from pkcrm_app.inbox.outbox.models import OutboxItem, OutboxState
 from pkcrm_app.settings import get_settings
+from pkcrm_app.storage.store import blob_store
 from tests.conftest import TEST_MASTER_KEY
 from tests.integration.conftest import empty_postgres
 from tests.support.world import (
@@ -163,12 +164,13 @@ def _message_id(db: Session, side: Side, label: str = "own") -> int:
 
 def _stored_media(db: Session, side: Side) -> int:
     """A stored photo on the side's "own" lead's message (its row goes with the test's rollback)."""
+    store = blob_store(get_database().keyring)
     message_id = _message_id(db, side)
     db.add(MessageMedia(message_id=message_id, org_id=side.org_id, phone_number_id=side.phone_number_id,
                         media_id="MEDIA", kind="image", mime_type="image/jpeg", sha256="", size=20,
                         state=MediaState.STORED, reason="", attempts=1))
     db.flush()
-    write_encrypted(get_database(), media_path(side.org_id, message_id), f"photo of {side.brand}".encode())
+    store.put(side.org_id, MEDIA, media_key(message_id), f"photo of {side.brand}".encode())
     return message_id
 
 
@@ -479,6 +481,8 @@ def built(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
             sqlite_savepoints(database.engine)
         set_database(database)
         context = Context(database, build_world(database))
+        for side in (context.world.own, context.world.foreign):  # their blob keys, before any test's transaction
+            blob_store(database.keyring).prepare(side.org_id)  # (a first key is written on its own connection)
         context.baseline = {"own": context.snapshot(context.world.own),
                             "foreign": context.snapshot(context.world.foreign)}
         yield context

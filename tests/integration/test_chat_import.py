@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import shutil
 import time
-import uuid
 import zipfile
 from collections.abc import Collection, Iterator
 from pathlib import Path
@@ -19,15 +18,27 @@ from pkcrm_app.core.db import Database, utcnow
 from pkcrm_app.core.errors import InvalidInput, NotFound
 from pkcrm_app.crm.models import Contact, Lead
 from pkcrm_app.crm.service import open_leads_for_contacts
-from pkcrm_app.http.chat_import import spool_dir
-from pkcrm_app.imports.importer import confirm_authors, proposed_members, recent_jobs, run_job, start_import
+from pkcrm_app.imports.importer import (
+    IMPORT_QUEUE,
+    ChatImports,
+    chat_import_kind,
+    confirm_authors,
+    proposed_members,
+    recent_jobs,
+    run_job,
+    start_import,
+)
 from pkcrm_app.imports.models import ChatImportJob, ImportState
 from pkcrm_app.imports.people import proposal_key
+from pkcrm_app.imports.spool import IMPORT_SPOOLS, spool_upload
 from pkcrm_app.inbox.media.access import open_media
 from pkcrm_app.inbox.models import Conversation, Direction, Message, MessageMedia
 from pkcrm_app.inbox.service import lead_thread
+from pkcrm_app.jobs.runner import run_round
 from pkcrm_app.settings import get_settings
+from pkcrm_app.storage.store import blob_store
 from tests.support.data import PASSWORD, SHARED_DATA, OrgFixture, make_org
+from tests.support.jobs import running_jobs
 
 OWN = Path(__file__).resolve().parents[1] / "fixtures" / "chat_exports"
 PHONE = "+49 151 2345678"
@@ -62,12 +73,24 @@ def _confirm(database: Database, actor: Actor, job_id: int, accept: Collection[s
     run_job(database, job_id)
 
 
+def _spool(database: Database, org_id: int, data: bytes) -> str:
+    """An upload in the organisation's import spool (as the route stores it); returns its key."""
+    return spool_upload(database, org_id, [data[:1000], data[1000:]])[0]
+
+
+def _spooled(database: Database, org_id: int, key: str) -> bool:
+    return any(n.org_id == org_id and n.key == key for n in blob_store(database.keyring).names(IMPORT_SPOOLS))
+
+
+def _spool_files() -> list[Path]:
+    return [p for p in (get_settings().instance_dir / IMPORT_SPOOLS.name).rglob("*") if p.is_file()]
+
+
 def _import(database: Database, actor: Actor, source: Path, *, name: str = "", phone: str = PHONE,
             my_name: str = "", accept: Collection[str] | None = None) -> ChatImportJob:
     """What the route and the page do, run in this thread: spool, queue, run, tick the proposed team members
     (`accept`; None: all of them), run on; returns the finished job."""
-    spooled = spool_dir() / f"{uuid.uuid4().hex}.upload"
-    shutil.copyfile(source, spooled)
+    spooled = _spool(database, actor.org_id, source.read_bytes())
     with database.session() as db:
         job_id = start_import(db, actor, spool_path=spooled, filename=name or source.name, size=source.stat().st_size,
                               contact_phone=phone, my_name=my_name).id
@@ -76,7 +99,7 @@ def _import(database: Database, actor: Actor, source: Path, *, name: str = "", p
     with database.session() as db:
         job = db.get_one(ChatImportJob, job_id)
         db.expunge(job)
-    assert not spooled.exists()  # the upload is removed once the job ended
+    assert not _spooled(database, actor.org_id, spooled)  # the upload is removed once the job ended
     return job
 
 
@@ -259,22 +282,27 @@ def test_upload_route_checks_origin_session_and_size_then_runs_the_job(database,
     _login(api, "sam@acme.test")
     cross = api.post("/import/upload", files=files, headers={"origin": "https://evil.example"})
     assert cross.status_code == 403
-    answer = api.post("/import/upload", files=files, data={"phone": PHONE}, headers={"accept": "application/json"})
-    assert answer.status_code == 200 and answer.json()["next"].startswith("/import?job=")
-    job = _wait_done(database, int(answer.json()["next"].split("=")[1]))
-    assert job.state == ImportState.REVIEW and job.imported == 0  # "Sam Seller" waits for sam's tick
-    _confirm(database, acme.actor("sam"), job.id, ["Sam Seller"])
-    job = _wait_done(database, job.id)
-    assert job.state == ImportState.DONE and job.imported == 6
-    bad_phone = api.post("/import/upload", files=files, data={"phone": "12"}, headers={"accept": "application/json"})
-    assert bad_phone.status_code == 400 and "phone" in bad_phone.json()["error"]
-    monkeypatch.setenv("PKCRM_IMPORT_MAX_BYTES", "100")
-    get_settings.cache_clear()
-    too_big = api.post("/import/upload", files=files, headers={"accept": "application/json"})
-    assert too_big.status_code == 413
-    with database.session() as db:
-        assert db.scalar(select(func.count()).select_from(ChatImportJob)) == 1
-    assert list(spool_dir().iterdir()) == []  # refused uploads leave nothing on disk
+    with running_jobs(database, [chat_import_kind()]):  # the app runs it as a lifespan task
+        answer = api.post("/import/upload", files=files, data={"phone": PHONE},
+                          headers={"accept": "application/json"})
+        assert answer.status_code == 200 and answer.json()["next"].startswith("/import?job=")
+        job = _wait_done(database, int(answer.json()["next"].split("=")[1]))
+        assert job.state == ImportState.REVIEW and job.imported == 0  # "Sam Seller" waits for sam's tick
+        [waiting] = _spool_files()  # the upload waits sealed with the organisation's key
+        assert waiting.stat().st_mode & 0o077 == 0 and b"Alice" not in waiting.read_bytes()
+        _confirm(database, acme.actor("sam"), job.id, ["Sam Seller"])
+        job = _wait_done(database, job.id)
+        assert job.state == ImportState.DONE and job.imported == 6
+        bad_phone = api.post("/import/upload", files=files, data={"phone": "12"},
+                             headers={"accept": "application/json"})
+        assert bad_phone.status_code == 400 and "phone" in bad_phone.json()["error"]
+        monkeypatch.setenv("PKCRM_IMPORT_MAX_BYTES", "100")
+        get_settings.cache_clear()
+        too_big = api.post("/import/upload", files=files, headers={"accept": "application/json"})
+        assert too_big.status_code == 413
+        with database.session() as db:
+            assert db.scalar(select(func.count()).select_from(ChatImportJob)) == 1
+        assert _spool_files() == []  # refused uploads leave nothing on disk
 
 
 def test_an_interrupted_import_is_completed_by_importing_again_without_duplicates(database, acme, monkeypatch) -> None:
@@ -301,28 +329,25 @@ def test_an_interrupted_import_is_completed_by_importing_again_without_duplicate
 def test_a_job_whose_worker_died_is_resumed_at_start_up(database, acme) -> None:
     from datetime import timedelta
 
-    from pkcrm_app.imports.importer import STALE, resume_jobs
-
-    spooled = spool_dir() / "interrupted.upload"
-    shutil.copyfile(OWN / "german_dotted.txt", spooled)
+    spooled = _spool(database, acme.org_id, (OWN / "german_dotted.txt").read_bytes())
     with database.session() as db:
         job = start_import(db, acme.actor("owner", Role.OWNER), spool_path=spooled, filename="chat.txt", size=1,
                            contact_phone=PHONE)
-        job.state, job.heartbeat_at = ImportState.RUNNING, utcnow() - STALE - timedelta(seconds=5)
+        job.state, job.lease_owner = ImportState.RUNNING, "a worker that died"
+        job.lease_until = utcnow() - timedelta(seconds=5)  # its heartbeat stopped: the lease ran out
         job_id = job.id
     with database.session() as db:  # what the interrupted run had stored: its first three messages
         actor = acme.actor("owner", Role.OWNER)
-        spare = spool_dir() / "first-batch.upload"
-        spare.write_text("".join((OWN / "german_dotted.txt").read_text("utf-8").splitlines(keepends=True)[:3]),
-                         "utf-8")
+        spare = _spool(database, acme.org_id, "".join(
+            (OWN / "german_dotted.txt").read_text("utf-8").splitlines(keepends=True)[:3]).encode())
         first_id = start_import(db, actor, spool_path=spare, filename="c.txt", size=1, contact_phone=PHONE).id
     run_job(database, first_id)
     _confirm(database, actor, first_id, None)
     with database.session() as db:  # the interrupted run had got past the importer's choices
         interrupted = db.get_one(ChatImportJob, job_id)
         interrupted.imported, interrupted.authors = 3, db.get_one(ChatImportJob, first_id).authors
-    threads_started = resume_jobs(database)
-    assert threads_started == [job_id]
+    worker = ChatImports(database)
+    assert run_round(database, IMPORT_QUEUE, worker, batch=5) == 1  # the runner claims it again
     finished = _wait_done(database, job_id)
     assert finished.state == ImportState.DONE and (finished.imported, finished.duplicates) == (5, 0)
     assert _count(database, Message, acme.org_id) == 5
@@ -364,8 +389,7 @@ def test_a_name_match_is_only_proposed_until_the_importer_ticks_it(database, acm
     from pkcrm_app.ui.states.chat_import import _jobs
 
     owner = acme.actor("owner", Role.OWNER)
-    spooled = spool_dir() / "proposal.upload"
-    shutil.copyfile(OWN / "android_24h_ddmmyy.txt", spooled)
+    spooled = _spool(database, acme.org_id, (OWN / "android_24h_ddmmyy.txt").read_bytes())
     with database.session() as db:
         job_id = start_import(db, owner, spool_path=spooled, filename="chat.txt", size=1, contact_phone=PHONE).id
     run_job(database, job_id)

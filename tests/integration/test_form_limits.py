@@ -11,12 +11,14 @@ from pathlib import Path
 import pytest
 
 from pkcrm_app.core.authz import Role
-from pkcrm_app.http.chat_import import spool_dir
 from pkcrm_app.http.forms import FORM_MAX_BYTES
+from pkcrm_app.imports.importer import chat_import_kind
 from pkcrm_app.imports.models import ChatImportJob, ImportState
+from pkcrm_app.imports.spool import IMPORT_SPOOLS
 from pkcrm_app.inbox.outbox import files as outbound_media
 from pkcrm_app.settings import get_settings
 from tests.support.data import PASSWORD, make_org
+from tests.support.jobs import running_jobs
 
 ROUTES = Path(__file__).resolve().parents[2] / "pkcrm_app" / "http"
 FORM_ROUTES = ["/auth/login", "/auth/mfa/verify", "/auth/mfa/enrol", "/auth/step-up", "/settings/sso/save",
@@ -97,14 +99,16 @@ def test_a_chunked_chat_import_is_counted_while_it_streams(api, database, monkey
     monkeypatch.setenv("PKCRM_IMPORT_MAX_BYTES", str(100 * 1024))
     get_settings.cache_clear()
     body, kind = _multipart({"phone": "+49 151 2345678"}, "chat.txt", iter([CHAT]))
-    fits = api.post("/import/upload", content=body, headers={"content-type": kind, "accept": "application/json"})
-    assert fits.status_code == 200 and fits.json()["next"].startswith("/import?job=")  # no length needed
-    _settled(database, int(fits.json()["next"].split("=")[1]))
+    with running_jobs(database, [chat_import_kind()]):  # the app's lifespan task runs the queued import
+        fits = api.post("/import/upload", content=body, headers={"content-type": kind, "accept": "application/json"})
+        assert fits.status_code == 200 and fits.json()["next"].startswith("/import?job=")  # no length needed
+        _settled(database, int(fits.json()["next"].split("=")[1]))
     endless = (CHAT * 1024 for _ in range(10_000))  # about 700 MB if it were all read
     body, kind = _multipart({"phone": "+49 151 2345678"}, "big.txt", endless)
     refused = api.post("/import/upload", content=body, headers={"content-type": kind, "accept": "application/json"})
     assert refused.status_code == 413 and "limit" in refused.json()["error"]
-    assert [p for p in spool_dir().iterdir() if p.stat().st_size > 100 * 1024] == []
+    spooled = get_settings().instance_dir / IMPORT_SPOOLS.name
+    assert [p for p in spooled.rglob("*") if p.is_file() and p.stat().st_size > 100 * 1024] == []
 
 
 def test_a_chunked_media_upload_is_counted_while_it_streams(api, database, monkeypatch) -> None:  # type: ignore[no-untyped-def]

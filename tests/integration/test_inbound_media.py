@@ -26,10 +26,11 @@ from pkcrm_app.crm.models import Lead
 from pkcrm_app.http import build_api
 from pkcrm_app.http.webhook import number_directory
 from pkcrm_app.inbox.inbound import ingest
-from pkcrm_app.inbox.media.downloads import download_now, media_path
+from pkcrm_app.inbox.media.downloads import MEDIA, download_now, media_key
 from pkcrm_app.inbox.models import MediaState, Message, MessageMedia
 from pkcrm_app.inbox.service import lead_thread
 from pkcrm_app.settings import get_settings
+from pkcrm_app.storage.backend import FileSystemBackend
 from tests.support.data import OrgFixture, make_org
 from tests.support.fake_media_api import TOKEN, FakeFile, FakeMediaApi, free_port, running_media_api
 from tests.support.webhooks import change, envelope, post_signed
@@ -77,6 +78,11 @@ def media_row(database, wamid: str) -> tuple[Message, MessageMedia]:  # type: ig
         return message, media
 
 
+def media_file(org_id: int, message_id: int) -> Path:
+    """Where the filesystem blob store keeps a message's file: the organisation's `media` scope."""
+    return FileSystemBackend(get_settings().instance_dir).folder(MEDIA.name, org_id) / media_key(message_id)
+
+
 def signed_in(api, database, org: OrgFixture, who: str) -> None:  # type: ignore[no-untyped-def]
     with database.session() as db:
         token, session = new_session_row(user_id=org.users[who][0], org_id=org.org_id, hours=12, ip="127.0.0.1",
@@ -91,7 +97,7 @@ def test_image_is_stored_encrypted_and_shown_to_members(api, database, cloud: Fa
     assert deliver(api, acme, image).status_code == 200
     message, media = media_row(database, "wamid.img")
     assert (media.state, media.size, media.mime_type, media.reason) == (MediaState.STORED, len(JPEG), "image/jpeg", "")
-    on_disk = media_path(acme.org_id, message.id)
+    on_disk = media_file(acme.org_id, message.id)
     assert on_disk.is_relative_to(get_settings().instance_dir) and on_disk.stat().st_mode & 0o077 == 0
     assert JPEG[:40] not in on_disk.read_bytes() and b"holiday" not in on_disk.read_bytes()
     assert cloud.calls == ["lookup IMG1", "download IMG1"]
@@ -156,7 +162,7 @@ def test_files_over_the_cloud_api_limits_are_refused(api, database, cloud: FakeM
     deliver(api, acme, media_message("wamid.big", kind, "BIG", mime_type=file.mime_type))
     message, media = media_row(database, "wamid.big")
     assert media.state == MediaState.FAILED and reason in media.reason
-    assert not media_path(acme.org_id, message.id).exists()
+    assert not media_file(acme.org_id, message.id).exists()
     with database.session() as db:
         lead_id = db.scalars(select(Lead.id).where(Lead.org_id == acme.org_id)).one()
         [bubble] = lead_thread(db, acme.actor("agent"), lead_id).messages

@@ -12,11 +12,14 @@ from pkcrm_app.audit.service import verify_chain
 from pkcrm_app.core.authz import Actor, Role
 from pkcrm_app.core.db import Database
 from pkcrm_app.core.errors import AuthenticationFailed, InvalidInput, PermissionDenied, StepUpRequired
+from pkcrm_app.core.keyring import DataKey, organisation_scope
 from pkcrm_app.crm.models import Contact, Lead
+from pkcrm_app.flows import registry
 from pkcrm_app.flows.organisation_deletion import delete_organisation
-from pkcrm_app.inbox.media.downloads import org_media_dir
 from pkcrm_app.inbox.models import Message
 from pkcrm_app.settings import get_settings
+from pkcrm_app.storage.backend import BlobNotFound
+from pkcrm_app.storage.store import blob_store
 from tests.support.data import PASSWORD, OrgFixture, make_org
 from tests.support.webhooks import change, envelope, post_signed, text_message
 
@@ -83,21 +86,28 @@ def test_deleting_removes_every_row_of_the_organisation_and_nothing_else(databas
     assert info is not None and info.actor.org_id == globex.org_id
 
 
-def test_the_organisations_media_files_go_after_the_commit(database: Database, orgs, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_the_organisations_files_in_every_scope_go_after_the_commit(database: Database, orgs, tmp_path,  # type: ignore[no-untyped-def]
+                                                                    monkeypatch) -> None:
     acme, globex = orgs
     monkeypatch.setenv("PKCRM_INSTANCE_DIR", str(tmp_path))
     get_settings.cache_clear()
     try:
+        store = blob_store(database.keyring)
         for org in (acme, globex):
-            org_media_dir(org.org_id).mkdir(parents=True)
-            (org_media_dir(org.org_id) / "1.bin").write_bytes(b"encrypted bytes")
+            for scope in registry.ORGANISATION_FILES:
+                store.put(org.org_id, scope, "1.bin", f"{scope.name} of {org.org_id}".encode())
         owner = Actor(acme.users["olga"][0], acme.org_id, Role.OWNER, stepped_up=True)
         with database.sessions() as db:
             delete_organisation(db, owner, confirm_name="Acme")
-            assert org_media_dir(acme.org_id).exists()  # nothing goes before the commit
+            assert store.get(acme.org_id, registry.ORGANISATION_FILES[0], "1.bin")  # nothing goes before the commit
             db.commit()
-        assert not org_media_dir(acme.org_id).exists()
-        assert (org_media_dir(globex.org_id) / "1.bin").exists()
+        for scope in registry.ORGANISATION_FILES:
+            with pytest.raises(BlobNotFound):
+                store.get(acme.org_id, scope, "1.bin")
+            assert store.get(globex.org_id, scope, "1.bin") == f"{scope.name} of {globex.org_id}".encode()
+        with database.session() as db:  # the organisation's blob key is erased too (a copy elsewhere stays sealed)
+            assert db.scalar(select(func.count()).select_from(DataKey).where(
+                DataKey.scope == organisation_scope(acme.org_id))) == 0
     finally:
         monkeypatch.delenv("PKCRM_INSTANCE_DIR")
         get_settings.cache_clear()

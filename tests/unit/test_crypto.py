@@ -9,8 +9,9 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import select
 
-from pkcrm_app.core.crypto import DataKey, EncryptionKeyError, MasterKeys, load_master_keys
+from pkcrm_app.core.crypto import EncryptionKeyError, MasterKeys, load_master_keys
 from pkcrm_app.core.db import Database
+from pkcrm_app.core.keyring import LEGACY_SCOPE, DataKey, organisation_scope
 from pkcrm_app.core.migrate import upgrade_to_head
 from pkcrm_app.settings import get_settings
 from tests.conftest import TEST_MASTER_KEY
@@ -126,6 +127,44 @@ def test_rewrap_all_moves_data_keys_to_the_new_master_key(url: str) -> None:
     only_new.dispose()
     with pytest.raises(EncryptionKeyError, match="master key 'new'"):
         open_db(url, TEST_MASTER_KEY)
+
+
+def test_scoped_keys_are_made_on_first_use_and_any_scope_opens_after_a_restart(url: str) -> None:
+    database = open_db(url, TEST_MASTER_KEY)
+    legacy_id = database.keyring.ensure_active_key()
+    column_value = database.keyring.encrypt(b"a message body")  # the column types: legacy scope
+    assert database.keyring.key_of(column_value) == (legacy_id, LEGACY_SCOPE)
+    with database.session() as db:  # no organisation key until one is used
+        assert set(db.scalars(select(DataKey.scope))) == {LEGACY_SCOPE}
+    first, second = (database.keyring.encrypt(b"file", scope=organisation_scope(n)) for n in (1, 2))
+    assert len({legacy_id, first[1:17].hex(), second[1:17].hex()}) == 3
+    assert database.keyring.encrypt(b"again", scope=organisation_scope(1))[1:17] == first[1:17]  # cached
+    bound = database.keyring.encrypt(b"chunk", scope=organisation_scope(1), associated=b"place 1")
+    database.dispose()
+
+    reopened = open_db(url, TEST_MASTER_KEY)
+    assert reopened.keyring.decrypt(first) == b"file" and reopened.keyring.decrypt(column_value) == b"a message body"
+    assert reopened.keyring.key_of(second)[1] == organisation_scope(2)
+    assert reopened.keyring.decrypt(bound, associated=b"place 1") == b"chunk"
+    with pytest.raises(EncryptionKeyError, match="fails authentication"):
+        reopened.keyring.decrypt(bound, associated=b"place 2")
+    new_org_key = reopened.keyring.rotate_data_key(organisation_scope(1))
+    assert reopened.keyring.ensure_active_key() == legacy_id  # other scopes keep theirs
+    assert reopened.keyring.encrypt(b"x", scope=organisation_scope(1))[1:17].hex() == new_org_key
+    assert reopened.keyring.decrypt(first) == b"file"
+    reopened.dispose()
+
+
+def test_crypto_imports_neither_the_engine_nor_the_keyring() -> None:
+    """db.py opens the keyring, which uses crypto's format; crypto looks keyrings up by dialect: no cycle."""
+    import ast
+    from pathlib import Path
+
+    import pkcrm_app.core.crypto as crypto
+
+    tree = ast.parse(Path(crypto.__file__).read_text())
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert not imported & {"pkcrm_app.core.db", "pkcrm_app.core.keyring"}
 
 
 @pytest.fixture

@@ -24,8 +24,8 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session
 
 from pkcrm_app.accounts.identity.models import User
-from pkcrm_app.core.crypto import keyring_for
 from pkcrm_app.core.db import utcnow
+from pkcrm_app.core.keyring import keyring_for
 
 KNOWN_DEVICE_LIFETIME = timedelta(days=90)
 MAX_PEOPLE_PER_BROWSER = 5  # a shared computer keeps a token for each of its last few people

@@ -8,12 +8,14 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from pkcrm_app.core.authz import Actor, Permission
-from pkcrm_app.core.crypto import keyring_for
 from pkcrm_app.core.errors import NotFound
+from pkcrm_app.core.keyring import keyring_for
 from pkcrm_app.crm.models import Lead
 from pkcrm_app.crm.service import visible_leads
-from pkcrm_app.inbox.media.downloads import media_path
+from pkcrm_app.inbox.media.downloads import MEDIA, media_key
 from pkcrm_app.inbox.models import Conversation, MediaState, Message, MessageMedia
+from pkcrm_app.storage.backend import BlobNotFound
+from pkcrm_app.storage.store import blob_store
 
 EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp", "video/mp4": ".mp4",
               "video/3gpp": ".3gp", "audio/ogg": ".ogg", "audio/mpeg": ".mp3", "audio/mp4": ".m4a",
@@ -42,10 +44,9 @@ def open_media(db: Session, actor: Actor, message_id: int) -> MediaFile:
     if row is None or row[0].state != MediaState.STORED:
         raise NotFound("file not found")
     media, content = row
-    path = media_path(media.org_id, media.message_id)
     try:
-        data = keyring_for(db.get_bind().dialect).decrypt(path.read_bytes())
-    except FileNotFoundError:
+        data = blob_store(keyring_for(db.get_bind().dialect)).get(media.org_id, MEDIA, media_key(media.message_id))
+    except BlobNotFound:
         raise NotFound("file not found") from None
     name = (content or {}).get("filename") if isinstance(content, dict) else None
     filename = name or f"{media.kind}-{media.message_id}{EXTENSIONS.get(media.mime_type, '')}"

@@ -1,64 +1,50 @@
 """Downloads of inbound media after the webhook has answered: claim a pending file, fetch it, store it encrypted
-(AES-GCM, the database's keyring) under the instance folder, and mark it stored or failed in plain words.
+with the organisation's key (the blob store, scope `media`), and mark it stored or failed in plain words.
 
-Transient failures are retried with exponential back-off; a row stays `pending` with its next attempt time, so
-`retry_due` (a periodic task, or the next delivery's background task) picks up what a restart interrupted.
+The rows are a queue of the job runner: the webhook's background task tries its new files at once (claiming
+them like any worker, so two never fetch the same file); transient failures wait with exponential back-off,
+and a row left `pending` (a restart, a long back-off) is claimed by the runner's `inbox.media_download` kind.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from pathlib import Path
+from typing import Any
 
 import httpx
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, func, select
 
 from pkcrm_app.channels.whatsapp.media import MediaError, fetch
 from pkcrm_app.channels.whatsapp.models import WhatsAppNumber
 from pkcrm_app.core.db import Database, utcnow
 from pkcrm_app.core.events import MessagesChanged, emit_on_commit
 from pkcrm_app.inbox.models import MediaState, Message, MessageMedia
+from pkcrm_app.jobs.kinds import JobKind, worker_name
+from pkcrm_app.jobs.lease import LeaseQueue, backoff, claim, release
 from pkcrm_app.settings import get_settings
+from pkcrm_app.storage.store import BlobScope, blob_store
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5
-BACKOFF_SECONDS = 0.5  # 0.5, 1, 2, 4 s between the attempts of one background run
-LEASE = timedelta(minutes=2)  # a claimed download others leave alone
+BACKOFF_SECONDS = 0.5  # 0.5, 1, 2, 4 s between the attempts
+LEASE = timedelta(minutes=2)  # a claimed download others leave alone (kept alive while it runs)
+MEDIA = BlobScope("media")
 
 
-def org_media_dir(org_id: int) -> Path:
-    """The organisation's stored media files: under the instance folder, never a public one."""
-    return get_settings().instance_dir / "media" / str(org_id)
+def media_key(message_id: int) -> str:
+    """The blob key of a message's file (in the organisation's `media` scope)."""
+    return f"{message_id}.bin"
 
 
-def media_path(org_id: int, message_id: int) -> Path:
-    """Where one stored file lives."""
-    return org_media_dir(org_id) / f"{message_id}.bin"
+def _ready(due_by: datetime) -> ColumnElement[bool]:
+    return (MessageMedia.state == MediaState.PENDING) & (
+        MessageMedia.next_attempt_at.is_(None) | (MessageMedia.next_attempt_at <= due_by))
 
 
-def write_encrypted(database: Database, path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    draft = path.with_suffix(f".{os.getpid()}.part")
-    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(database.keyring.encrypt(data))
-    os.replace(draft, path)
-
-
-def _claim(database: Database, message_id: int, waited_until: datetime | None = None) -> bool:
-    """Take the pending download if it is due (or is the back-off we just waited out) and nobody else holds it."""
-    now = utcnow()
-    due_by = max(now, waited_until) if waited_until else now
-    with database.session() as db:
-        result = db.execute(update(MessageMedia).where(
-            MessageMedia.message_id == message_id, MessageMedia.state == MediaState.PENDING,
-            (MessageMedia.next_attempt_at.is_(None)) | (MessageMedia.next_attempt_at <= due_by),
-        ).values(next_attempt_at=now + LEASE, attempts=MessageMedia.attempts + 1))
-        return bool(getattr(result, "rowcount", 0))
+MEDIA_QUEUE = LeaseQueue(model=MessageMedia, key="message_id", ready=_ready, order=("next_attempt_at", "message_id"))
 
 
 def _finish(database: Database, message_id: int, *, error: MediaError | None = None, size: int = 0,
@@ -70,7 +56,8 @@ def _finish(database: Database, message_id: int, *, error: MediaError | None = N
             media.mime_type = mime_type or media.mime_type
         elif error.transient and media.attempts < MAX_ATTEMPTS:
             media.reason = error.reason[:300]
-            media.next_attempt_at = utcnow() + timedelta(seconds=BACKOFF_SECONDS * 2 ** (media.attempts - 1))
+            media.next_attempt_at = utcnow() + timedelta(
+                seconds=backoff(media.attempts, base=BACKOFF_SECONDS, cap=3600.0, jitter=False))
         else:
             media.state = MediaState.FAILED
             tries = f" (gave up after {media.attempts} attempts)" if error.transient else ""
@@ -82,11 +69,8 @@ def _finish(database: Database, message_id: int, *, error: MediaError | None = N
         return media.state
 
 
-def download_one(database: Database, message_id: int, client: httpx.Client,
-                 waited_until: datetime | None = None) -> MediaState | None:
-    """One attempt at one file; None when it is not due or someone else holds it."""
-    if not _claim(database, message_id, waited_until):
-        return None
+def fetch_and_store(database: Database, message_id: int, client: httpx.Client) -> MediaState:
+    """One attempt at a file the caller has claimed; records the outcome on its row."""
     settings = get_settings()
     with database.session() as db:
         media = db.get_one(MessageMedia, message_id)
@@ -100,7 +84,7 @@ def download_one(database: Database, message_id: int, client: httpx.Client,
     try:
         fetched = fetch(client, base_url=settings.whatsapp_api_base, version=settings.whatsapp_api_version,
                         token=token, media_id=media_id, kind=kind, expected_sha256=sha, animated=animated)
-        write_encrypted(database, media_path(org_id, message_id), fetched.data)
+        blob_store(database.keyring).put(org_id, MEDIA, media_key(message_id), fetched.data)
     except MediaError as exc:
         log.info("media of message %s: %s", message_id, exc.reason)
         return _finish(database, message_id, error=exc)
@@ -112,18 +96,24 @@ def download_one(database: Database, message_id: int, client: httpx.Client,
 
 def download_now(database: Database, message_ids: list[int], *, client: httpx.Client | None = None,
                  sleep: Callable[[float], None] = time.sleep) -> dict[int, MediaState | None]:
-    """The webhook's background task: each file, with its retries and back-off, one after the other."""
+    """The webhook's background task: each new file at once, with its retries and back-off, one after the other;
+    None for a file someone else holds."""
     outcome: dict[int, MediaState | None] = {}
+    owner = worker_name()
     own = client is None
     client = client or httpx.Client(follow_redirects=True)
     try:
         for message_id in message_ids:
-            state = download_one(database, message_id, client)
-            while state == MediaState.PENDING:
+            state: MediaState | None = None
+            due: datetime | None = None
+            while claim(database, MEDIA_QUEUE, owner, limit=1, lease=LEASE, only=[message_id], due_by=due):
+                state = fetch_and_store(database, message_id, client)
+                release(database, MEDIA_QUEUE, owner, [message_id])
+                if state != MediaState.PENDING:
+                    break
                 with database.session() as db:
                     due = db.get_one(MessageMedia, message_id).next_attempt_at or utcnow()
                 sleep(max(0.0, (due - utcnow()).total_seconds()))
-                state = download_one(database, message_id, client, waited_until=due)
             outcome[message_id] = state
     finally:
         if own:
@@ -131,16 +121,27 @@ def download_now(database: Database, message_ids: list[int], *, client: httpx.Cl
     return outcome
 
 
-def retry_due(database: Database, *, limit: int = 50, client: httpx.Client | None = None) -> int:
-    """Pending downloads whose time has come (after a restart or a long back-off): one attempt each."""
-    with database.session() as db:
-        due = list(db.scalars(select(MessageMedia.message_id).where(
-            MessageMedia.state == MediaState.PENDING, MessageMedia.next_attempt_at <= utcnow())
-            .order_by(MessageMedia.next_attempt_at).limit(limit)))
-    own = client is None
-    client = client or httpx.Client(follow_redirects=True)
-    try:
-        return sum(download_one(database, message_id, client) is not None for message_id in due)
-    finally:
-        if own:
-            client.close()
+class MediaDownloads:
+    """The runner's worker for pending downloads whose time has come (after a restart or a long back-off)."""
+
+    def __init__(self, database: Database) -> None:
+        self.database, self.owner, self.lease = database, worker_name(), LEASE
+        self.client = httpx.Client(follow_redirects=True)
+
+    def recover(self) -> int:
+        return 0  # a row whose lease ran out is ready again as it is
+
+    def run(self, key: Any) -> None:
+        fetch_and_store(self.database, int(key), self.client)
+
+    def pending(self) -> int:
+        with self.database.session() as db:
+            return int(db.scalar(select(func.count()).select_from(MessageMedia).where(
+                MessageMedia.state == MediaState.PENDING)) or 0)
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def media_download_kind() -> JobKind:
+    return JobKind(name="inbox.media_download", queue=MEDIA_QUEUE, start=MediaDownloads, batch=10, idle=2.0)

@@ -1,12 +1,17 @@
-"""Files agents send: the Cloud API's type and size limits, and encrypted storage until the upload."""
+"""Files agents send: the Cloud API's type and size limits, and encrypted storage until the upload.
+
+They are blobs of the organisation (scope `outbound-media`), so they go with it. Files queued before the blob
+store kept a path under `instance/outbound-media/` (outside any organisation's folder); those are still read.
+"""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 from pkcrm_app.core.db import Database
 from pkcrm_app.core.errors import InvalidInput
 from pkcrm_app.settings import get_settings
+from pkcrm_app.storage.store import BlobScope, blob_store
+
+OUTBOUND_MEDIA = BlobScope("outbound-media")
 
 MB = 1024 * 1024
 # Cloud API limits for outbound media (developers.facebook.com .../business-phone-numbers/media, supported types).
@@ -43,18 +48,19 @@ def check(mime_type: str, size: int) -> str:
     return kind
 
 
-def media_dir() -> Path:
-    return get_settings().instance_dir / "outbound-media"
+def prepare(database: Database, org_id: int) -> None:
+    """The organisation's key, loaded before the send's write transaction (see BlobStore.prepare)."""
+    blob_store(database.keyring).prepare(org_id)
 
 
-def store(database: Database, key: str, data: bytes) -> str:
-    """Keep the file encrypted under the instance folder; returns its path (relative to it)."""
-    folder = media_dir()
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{key}.bin"
-    path.write_bytes(database.keyring.encrypt(data))
-    return str(path.relative_to(get_settings().instance_dir))
+def store(database: Database, org_id: int, key: str, data: bytes) -> str:
+    """Keep the file encrypted with the organisation's key until the upload; returns its blob key."""
+    name = f"{key}.bin"
+    blob_store(database.keyring).put(org_id, OUTBOUND_MEDIA, name, data)
+    return name
 
 
-def load(database: Database, relative: str) -> bytes:
-    return database.keyring.decrypt((get_settings().instance_dir / relative).read_bytes())
+def load(database: Database, org_id: int, media_path: str) -> bytes:
+    if "/" in media_path:  # queued before the blob store: a path under the instance folder, legacy key
+        return database.keyring.decrypt((get_settings().instance_dir / media_path).read_bytes())
+    return blob_store(database.keyring).get(org_id, OUTBOUND_MEDIA, media_path)

@@ -39,7 +39,7 @@ class OutboxItem(Base):
     idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
     # The Cloud API request body, without the media id (added once the upload is done); encrypted like the message.
     payload: Mapped[Any] = mapped_column(EncryptedJSON)
-    media_path: Mapped[str | None] = mapped_column(String(300), nullable=True)  # encrypted file awaiting upload
+    media_path: Mapped[str | None] = mapped_column(String(300), nullable=True)  # blob key of the file awaiting upload
     media_type: Mapped[str | None] = mapped_column(String(100), nullable=True)
     media_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
     state: Mapped[OutboxState] = mapped_column(

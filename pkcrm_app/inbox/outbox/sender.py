@@ -6,23 +6,22 @@ it is *unconfirmed*: the Cloud API echoes our key (`biz_opaque_callback_data`) i
 message, so a receipt arriving within the reconcile window marks it sent with its wamid (no second send).
 Only when no receipt comes within the window is it sent again. A message is therefore sent twice only if
 WhatsApp accepted it *and* sent no status webhook for the whole window; if a late receipt then shows that,
-the message is flagged. Several workers share the outbox on PostgreSQL with FOR UPDATE SKIP LOCKED.
+the message is flagged. The outbox is a queue of the job runner (jobs/): rows are claimed with a lease kept
+alive by a heartbeat, and several workers share them on PostgreSQL with FOR UPDATE SKIP LOCKED.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import random
-import secrets
-import socket
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from pkcrm_app.channels.whatsapp.client import CloudApiError, CloudClient, Outcome
@@ -34,6 +33,10 @@ from pkcrm_app.inbox.models import Message, MessageStatus
 from pkcrm_app.inbox.outbox import files as outbound_media
 from pkcrm_app.inbox.outbox.models import OutboxItem, OutboxState
 from pkcrm_app.inbox.outbox.service import PENDING_PREFIX
+from pkcrm_app.jobs.kinds import JobKind, worker_name
+from pkcrm_app.jobs.lease import LeaseQueue
+from pkcrm_app.jobs.lease import backoff as job_backoff
+from pkcrm_app.jobs.runner import run_round
 from pkcrm_app.settings import get_settings
 
 log = logging.getLogger("pkcrm.outbox")
@@ -71,7 +74,16 @@ def backoff(attempts: int, code: int | None = None) -> float:
     """Exponential back-off with jitter: about 1, 2, 4 ... seconds, capped; long waits for spam limits."""
     if code is not None and code in LONG_BACKOFF:
         return LONG_BACKOFF[code]
-    return float(min(BACKOFF_CAP, BACKOFF_BASE * 2.0 ** max(attempts - 1, 0)) * random.uniform(0.5, 1.0))
+    return job_backoff(attempts, base=BACKOFF_BASE, cap=BACKOFF_CAP)
+
+
+def _ready(due_by: datetime) -> ColumnElement[bool]:
+    return (OutboxItem.state == OutboxState.QUEUED) & (OutboxItem.next_attempt_at <= due_by)
+
+
+# A claimed row is in flight, its attempt counted, and not yet started (the mark goes on just before the request).
+OUTBOX_QUEUE = LeaseQueue(model=OutboxItem, ready=_ready, order=("next_attempt_at", "id"),
+                          on_claim=lambda _now: {"state": OutboxState.IN_FLIGHT, "call_started_at": None})
 
 
 @dataclass
@@ -81,7 +93,7 @@ class Sender:
     batch_size: int = 50
     rate_share: int = 1  # workers sharing each number's rate limit
     limiter: RateLimiter = field(default_factory=RateLimiter)
-    owner: str = field(default_factory=lambda: f"{socket.gethostname()[:30]}:{os.getpid()}:{secrets.token_hex(4)}")
+    owner: str = field(default_factory=worker_name)
     sent_count: int = 0
 
     def __post_init__(self) -> None:
@@ -127,20 +139,11 @@ class Sender:
                 moved += 1
         return moved
 
-    # -- claiming ---------------------------------------------------------------------------------------------
-    def claim(self) -> list[int]:
-        now = utcnow()
-        with self.database.session() as db:
-            items = list(db.scalars(_locked(db, select(OutboxItem).where(
-                OutboxItem.state == OutboxState.QUEUED, OutboxItem.next_attempt_at <= now)
-                .order_by(OutboxItem.next_attempt_at, OutboxItem.id).limit(self.batch_size))))
-            for item in items:
-                item.state, item.lease_owner, item.lease_until = OutboxState.IN_FLIGHT, self.owner, now + self.lease
-                item.attempts += 1
-                item.call_started_at = None
-            return [item.id for item in items]
-
     # -- delivering -------------------------------------------------------------------------------------------
+    def run(self, key: Any) -> None:
+        """The runner hands over a claimed row."""
+        self.deliver(int(key))
+
     def deliver(self, item_id: int) -> None:
         with self.database.session() as db:
             item = db.get_one(OutboxItem, item_id)
@@ -176,9 +179,9 @@ class Sender:
         self._succeeded(item_id, wamid)
 
     def _upload(self, client: CloudClient, item_id: int, phone_id: str, kind: str, media_path: str) -> str:
-        data = outbound_media.load(self.database, media_path)
         with self.database.session() as db:
             item = db.get_one(OutboxItem, item_id)
+            data = outbound_media.load(self.database, item.org_id, media_path)
             filename = str(item.payload.get(kind, {}).get("filename") or kind)
             mime_type = item.media_type or sorted(outbound_media.LIMITS[kind][1])[0]
         media_id = client.upload_media(phone_id, data, mime_type, filename)
@@ -234,26 +237,8 @@ class Sender:
                 [OutboxState.QUEUED, OutboxState.IN_FLIGHT, OutboxState.UNCONFIRMED]))).all())
 
     def run_once(self) -> int:
-        """Recover, claim one batch, deliver it; returns how many rows were attempted."""
-        self.recover()
-        ids = self.claim()
-        for item_id in ids:
-            try:
-                self.deliver(item_id)
-            except Exception:  # one broken row must not stop the others; its lease expires and it is retried
-                log.exception("outbox item %s could not be delivered", item_id)
-        return len(ids)
-
-    def run_forever(self, stop: threading.Event, idle: float = 0.2) -> None:
-        while not stop.is_set():
-            try:
-                busy = self.run_once()
-            except Exception:
-                log.exception("outbox sender loop failed; retrying")
-                busy = 0
-            if not busy:
-                stop.wait(idle)
-        self.close()
+        """One round of the runner for this sender alone: recover, claim one batch, deliver it."""
+        return run_round(self.database, OUTBOX_QUEUE, self, batch=self.batch_size)
 
 
 def _locked(db: Session, statement):  # type: ignore[no-untyped-def]
@@ -277,3 +262,10 @@ def mark_sent(db: Session, item: OutboxItem, wamid: str) -> None:
         message.status, message.status_updated_at = MessageStatus.SENT, now
     emit_on_commit(db, MessagesChanged(org_id=item.org_id, conversation_ids=(message.conversation_id,),
                                        message_ids=(message.id,)))
+
+
+
+def outbox_kind(*, batch: int = 50, rate_share: int = 1) -> JobKind:
+    """The outbox as a job kind: one sender thread per runner, so each number's rate holds in the process."""
+    return JobKind(name="inbox.outbox", queue=OUTBOX_QUEUE, batch=batch, idle=0.2,
+                   start=lambda database: Sender(database, batch_size=batch, rate_share=rate_share))

@@ -162,10 +162,11 @@ def send_media(
 ) -> Message:
     """An image, video, audio or document file; kept encrypted until the sender uploads it."""
     kind = outbound_media.check(mime_type, len(data))
+    outbound_media.prepare(database, actor.org_id)
     target = _target(db, actor, lead_id)
     _require_window(target)
     key = secrets.token_hex(16)
-    path = outbound_media.store(database, key, data)
+    path = outbound_media.store(database, actor.org_id, key, data)
     cloud: dict[str, Any] = {}
     if caption.strip() and kind != "audio":
         cloud["caption"] = caption.strip()[:1024]

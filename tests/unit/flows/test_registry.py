@@ -1,11 +1,13 @@
-"""The registry is the one list of what an organisation holds: a table or a file folder it does not name would
+"""The registry is the one list of what an organisation holds: a table or a blob scope it does not name would
 survive the organisation's deletion, so these tests fail as soon as one is added without an entry."""
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 from pkcrm_app.flows import registry
 from pkcrm_app.flows.organisation_deletion import _org_tables, _rows_of
@@ -47,6 +49,31 @@ def test_the_deletion_flow_imported_on_its_own_sees_every_table() -> None:
     assert known == sorted(registry.metadata().tables)
 
 
-def test_every_file_folder_of_an_organisation_is_its_own() -> None:
-    for folder in registry.ORGANISATION_FILES:
-        assert folder(7) != folder(8) and "7" in folder(7).parts
+PACKAGE_ROOT = Path(registry.__file__).resolve().parents[1]
+
+
+def declared_blob_scopes() -> dict[str, str]:
+    """Every `BlobScope("name")` written anywhere in the app: scope name -> the file declaring it."""
+    found: dict[str, str] = {}
+    for path in sorted(PACKAGE_ROOT.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if (isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", "")) == "BlobScope"
+                    and node.args and isinstance(node.args[0], ast.Constant)):
+                found[str(node.args[0].value)] = str(path.relative_to(PACKAGE_ROOT))
+    return found
+
+
+def test_every_blob_scope_goes_with_its_organisation() -> None:
+    declared = declared_blob_scopes()
+    assert {"media", "outbound-media", "imports"} <= set(declared)  # the scan finds them
+    named = [scope.name for scope in registry.ORGANISATION_FILES]
+    assert sorted(named) == sorted(set(named)), "a scope is named twice"
+    missing = {name: where for name, where in declared.items() if name not in named}
+    assert missing == {}, "blob scopes the registry does not name (they would survive an organisation's deletion)"
+
+
+def test_job_kinds_are_named_once_and_found_by_name() -> None:
+    names = [kind.name for kind in registry.JOB_KINDS]
+    assert sorted(names) == sorted(set(names))
+    assert {"inbox.outbox", "inbox.media_download", "imports.chat_import", "storage.reseal_blobs"} <= set(names)
+    assert all(registry.job_kind(name).name == name for name in names)
