@@ -7,9 +7,11 @@ from pkcrm_app.accounts.security.alerts import unacknowledged_count
 from pkcrm_app.core.authz import Actor, Permission
 from pkcrm_app.core.db import get_database
 
+ALERT_READERS = (Permission.AUDIT_VIEW, Permission.MEMBERS_MANAGE)  # either one shows the bell and the alerts page
+
 
 def sees_alerts(actor: Actor | None) -> bool:
-    return actor is not None and (actor.can(Permission.AUDIT_VIEW) or actor.can(Permission.MEMBERS_MANAGE))
+    return actor is not None and any(actor.can(permission) for permission in ALERT_READERS)
 
 
 def open_alerts(actor: Actor | None) -> int:

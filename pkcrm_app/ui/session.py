@@ -25,10 +25,11 @@ from pkcrm_app.core.errors import DomainError, StepUpRequired
 from pkcrm_app.live import sessions as live_sessions
 from pkcrm_app.live.state import OrgLive, link_token
 from pkcrm_app.live.tokens import is_client_token
-from pkcrm_app.ui.components.forms import STEP_UP_INPUT_ID, post_code_script
-from pkcrm_app.ui.states import badges
+from pkcrm_app.ui import badges
+from pkcrm_app.ui.browser import post_code_script
 
 T = TypeVar("T")
+STEP_UP_INPUT_ID = "step-up-code"  # the code field of the step-up dialog (components/step_up.py)
 
 
 def _resolve(token: str | None) -> service.SessionInfo | None:
@@ -68,16 +69,9 @@ class SessionMixin(rx.State, mixin=True):
     _role: str = ""  # what permissions follow: `role` above is only shown, a client cannot move this one
 
     @rx.var
-    def can_audit(self) -> bool:
-        return bool(self.role) and Permission.AUDIT_VIEW in ROLE_PERMISSIONS[Role(self.role)]
-
-    @rx.var
-    def can_manage_settings(self) -> bool:
-        return bool(self.role) and Permission.SETTINGS_MANAGE in ROLE_PERMISSIONS[Role(self.role)]
-
-    @rx.var
-    def can_manage_members(self) -> bool:
-        return bool(self.role) and Permission.MEMBERS_MANAGE in ROLE_PERMISSIONS[Role(self.role)]
+    def permissions(self) -> list[str]:
+        """What the shown role may do: decides which links the navigation shows (services check again)."""
+        return sorted(p.value for p in ROLE_PERMISSIONS[Role(self.role)]) if self.role else []
 
     @rx.var
     async def open_alerts(self) -> int:

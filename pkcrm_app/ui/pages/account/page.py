@@ -2,8 +2,8 @@
 
 import reflex as rx
 
-from pkcrm_app.ui.components.layout import page_frame
-from pkcrm_app.ui.states.account import AccountState, DeviceLine
+from pkcrm_app.ui.components.settings_frame import settings_frame
+from pkcrm_app.ui.pages.account.state import AccountState, DeviceLine
 
 
 def _device(line: DeviceLine) -> rx.Component:
@@ -67,26 +67,22 @@ def _two_factor_card() -> rx.Component:
 
 
 def account_page() -> rx.Component:
-    return page_frame(
-        AccountState,
-        rx.vstack(
-            rx.heading("Security", size="5"),
-            rx.cond(AccountState.notice != "", rx.callout(AccountState.notice, size="1", id="account-notice")),
-            _two_factor_card(),
-            rx.heading("Your sessions", size="4", margin_top="8px"),
-            rx.text("Everywhere you are signed in. Sign out any device you do not recognise.", size="2",
-                    color_scheme="gray"),
-            rx.card(
-                rx.table.root(
-                    rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in (
-                        "Device", "IP address", "Screen", "Language", "Signed in", "Last active", "")])),
-                    rx.table.body(rx.foreach(AccountState.devices, _device)),
-                    size="1", width="100%",
-                ),
-                width="100%",
+    return settings_frame(
+        AccountState, "Security",
+        _two_factor_card(),
+        rx.heading("Your sessions", size="4", margin_top="8px"),
+        rx.text("Everywhere you are signed in. Sign out any device you do not recognise.", size="2",
+                color_scheme="gray"),
+        rx.card(
+            rx.table.root(
+                rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in (
+                    "Device", "IP address", "Screen", "Language", "Signed in", "Last active", "")])),
+                rx.table.body(rx.foreach(AccountState.devices, _device)),
+                size="1", width="100%",
             ),
-            rx.button("Sign out all other sessions", on_click=AccountState.end_others, variant="soft",
-                      id="end-other-sessions"),
-            padding="20px", width="100%", spacing="4", overflow_y="auto",
+            width="100%",
         ),
+        rx.button("Sign out all other sessions", on_click=AccountState.end_others, variant="soft",
+                  id="end-other-sessions"),
+        notice_id="account-notice",
     )

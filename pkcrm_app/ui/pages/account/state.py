@@ -11,9 +11,9 @@ import reflex as rx
 from pkcrm_app.accounts.identity import second_factor, sessions
 from pkcrm_app.core.authz import Actor
 from pkcrm_app.core.db import get_database
-from pkcrm_app.ui.components.forms import recovery_codes_script
-from pkcrm_app.ui.states.session import ActionPageMixin
-from pkcrm_app.ui.states.views import short_time
+from pkcrm_app.ui.browser import recovery_codes_script
+from pkcrm_app.ui.format import short_time
+from pkcrm_app.ui.session import ActionPageMixin
 
 
 @dataclass

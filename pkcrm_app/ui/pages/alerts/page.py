@@ -2,8 +2,8 @@
 
 import reflex as rx
 
-from pkcrm_app.ui.components.layout import page_frame
-from pkcrm_app.ui.states.alerts import AlertLine, AlertsState
+from pkcrm_app.ui.components.settings_frame import settings_frame
+from pkcrm_app.ui.pages.alerts.state import AlertLine, AlertsState
 
 
 def _kind_icon(kind: str) -> rx.Component:
@@ -32,31 +32,24 @@ def _alert(line: AlertLine) -> rx.Component:
 
 def alerts_page() -> rx.Component:
     pane = AlertsState.pane
-    return page_frame(
-        AlertsState,
-        rx.vstack(
-            rx.heading("Security alerts", size="5"),
-            rx.text("Sign-ins from a new device, bursts of failed sign-ins, unusual numbers of exports.", size="2",
-                    color_scheme="gray"),
-            rx.cond(AlertsState.notice != "", rx.callout(AlertsState.notice, size="1", id="alerts-notice")),
-            rx.cond(
-                pane.total > 0,
-                rx.card(rx.table.root(
-                    rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in ("", "Time", "What",
-                                                                                             "")])),
-                    rx.table.body(rx.foreach(pane.lines, _alert)),
-                    size="1", width="100%",
-                ), width="100%"),
-                rx.text("No alerts.", size="2", color_scheme="gray", id="alerts-empty"),
-            ),
-            rx.hstack(
-                rx.button("Newer", size="1", variant="soft", on_click=AlertsState.newer,
-                          disabled=AlertsState.page <= 1),
-                rx.text("Page ", AlertsState.page, " of ", pane.pages, size="1"),
-                rx.button("Older", size="1", variant="soft", on_click=AlertsState.older,
-                          disabled=AlertsState.page >= pane.pages),
-                align="center", spacing="3",
-            ),
-            padding="20px", width="100%", spacing="4", overflow_y="auto",
+    return settings_frame(
+        AlertsState, "Security alerts",
+        rx.cond(
+            pane.total > 0,
+            rx.card(rx.table.root(
+                rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in ("", "Time", "What", "")])),
+                rx.table.body(rx.foreach(pane.lines, _alert)),
+                size="1", width="100%",
+            ), width="100%"),
+            rx.text("No alerts.", size="2", color_scheme="gray", id="alerts-empty"),
         ),
+        rx.hstack(
+            rx.button("Newer", size="1", variant="soft", on_click=AlertsState.newer, disabled=AlertsState.page <= 1),
+            rx.text("Page ", AlertsState.page, " of ", pane.pages, size="1"),
+            rx.button("Older", size="1", variant="soft", on_click=AlertsState.older,
+                      disabled=AlertsState.page >= pane.pages),
+            align="center", spacing="3",
+        ),
+        description="Sign-ins from a new device, bursts of failed sign-ins, unusual numbers of exports.",
+        notice_id="alerts-notice",
     )

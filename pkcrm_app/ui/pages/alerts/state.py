@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
 
 import reflex as rx
 from sqlalchemy import select
@@ -15,8 +13,9 @@ from pkcrm_app.accounts.security import alerts
 from pkcrm_app.core.authz import Actor
 from pkcrm_app.core.db import get_database
 from pkcrm_app.live.state import OrgLive
-from pkcrm_app.ui.states.badges import sees_alerts
-from pkcrm_app.ui.states.session import ActionPageMixin
+from pkcrm_app.ui.badges import sees_alerts
+from pkcrm_app.ui.format import day_and_time
+from pkcrm_app.ui.session import ActionPageMixin
 
 PAGE_SIZE = 25
 
@@ -38,17 +37,11 @@ class AlertsPane:
     pages: int = 1
 
 
-def _when(moment: datetime, tz: str) -> str:
-    """'25 Nov 2026 14:05' in the organisation's time zone."""
-    local = moment.replace(tzinfo=UTC).astimezone(ZoneInfo(tz))
-    return f"{local.day} {local:%b %Y %H:%M}"
-
-
 def _load(actor: Actor, page: int) -> AlertsPane:
     with get_database().session() as db:
         tz = db.scalar(select(Organisation.time_zone).where(Organisation.id == actor.org_id)) or "UTC"
         found, total = alerts.list_alerts(db, actor, page=page, page_size=PAGE_SIZE)
-    lines = [AlertLine(alert_id=a.alert_id, kind=a.kind.value, when=_when(a.created_at, tz), message=a.message,
+    lines = [AlertLine(alert_id=a.alert_id, kind=a.kind.value, when=day_and_time(a.created_at, tz), message=a.message,
                        acknowledged=a.acknowledged_at is not None, acknowledged_by=a.acknowledged_by) for a in found]
     return AlertsPane(lines=lines, total=total, pages=max(1, -(-total // PAGE_SIZE)))
 

@@ -2,8 +2,8 @@
 
 import reflex as rx
 
-from pkcrm_app.ui.components.layout import page_frame
-from pkcrm_app.ui.states.audit import AuditLine, AuditState
+from pkcrm_app.ui.components.settings_frame import settings_frame
+from pkcrm_app.ui.pages.audit.state import AuditLine, AuditState
 
 
 def _line(line: AuditLine) -> rx.Component:
@@ -38,28 +38,24 @@ def _filters() -> rx.Component:
 
 
 def audit_page() -> rx.Component:
-    return page_frame(
-        AuditState,
-        rx.vstack(
-            rx.hstack(rx.heading("Audit log", size="5"),
-                      rx.badge(AuditState.total, " events", variant="soft"), align="center"),
-            _filters(),
-            rx.card(
-                rx.table.root(
-                    rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in
-                                                   ("Time", "Actor", "Action", "Target", "IP", "Details")])),
-                    rx.table.body(rx.foreach(AuditState.lines, _line)),
-                    size="1", width="100%",
-                ),
-                width="100%", overflow_x="auto",
+    return settings_frame(
+        AuditState, "Audit log",
+        _filters(),
+        rx.card(
+            rx.table.root(
+                rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in
+                                               ("Time", "Actor", "Action", "Target", "IP", "Details")])),
+                rx.table.body(rx.foreach(AuditState.lines, _line)),
+                size="1", width="100%",
             ),
-            rx.hstack(
-                rx.button("Newer", on_click=AuditState.turn(-1), disabled=AuditState.page <= 1, variant="soft"),
-                rx.text("Page ", AuditState.page, " of ", AuditState.pages, size="2"),
-                rx.button("Older", on_click=AuditState.turn(1), disabled=AuditState.page >= AuditState.pages,
-                          variant="soft"),
-                align="center", spacing="3",
-            ),
-            padding="20px", width="100%", spacing="4", overflow_y="auto",
+            width="100%", overflow_x="auto",
         ),
+        rx.hstack(
+            rx.button("Newer", on_click=AuditState.turn(-1), disabled=AuditState.page <= 1, variant="soft"),
+            rx.text("Page ", AuditState.page, " of ", AuditState.pages, size="2"),
+            rx.button("Older", on_click=AuditState.turn(1), disabled=AuditState.page >= AuditState.pages,
+                      variant="soft"),
+            align="center", spacing="3",
+        ),
+        beside_title=rx.badge(AuditState.total, " events", variant="soft"),
     )

@@ -14,8 +14,8 @@ from pkcrm_app.accounts.security.audit_log import AuditFilter, list_events
 from pkcrm_app.core.authz import Actor, Permission
 from pkcrm_app.core.db import get_database
 from pkcrm_app.core.errors import StepUpRequired
-from pkcrm_app.ui.states.session import ActionPageMixin
-from pkcrm_app.ui.states.views import short_time
+from pkcrm_app.ui.format import short_time
+from pkcrm_app.ui.session import ActionPageMixin
 
 PAGE_SIZE = 50
 

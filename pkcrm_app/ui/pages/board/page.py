@@ -2,10 +2,9 @@
 
 import reflex as rx
 
-from pkcrm_app.ui.components.board import board
 from pkcrm_app.ui.components.layout import page_frame
-from pkcrm_app.ui.components.thread import thread_pane
-from pkcrm_app.ui.states.board import BoardState
+from pkcrm_app.ui.pages.board.parts import board, thread_pane
+from pkcrm_app.ui.pages.board.state import BoardState
 
 
 def board_page() -> rx.Component:

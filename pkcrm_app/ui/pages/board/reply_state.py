@@ -6,7 +6,6 @@ A substate of the board, so it follows the selected lead; files go by browser fe
 from __future__ import annotations
 
 import asyncio
-import json
 from dataclasses import dataclass, field
 
 import reflex as rx
@@ -17,7 +16,9 @@ from pkcrm_app.core.db import get_database
 from pkcrm_app.core.errors import DomainError
 from pkcrm_app.inbox.outbox import service as outbox
 from pkcrm_app.live.state import OrgLive
-from pkcrm_app.ui.states.board import BoardState
+from pkcrm_app.ui.browser import upload_script
+from pkcrm_app.ui.format import duration
+from pkcrm_app.ui.pages.board.state import BoardState
 
 UPLOAD_URL = "/messages/media"
 
@@ -35,9 +36,11 @@ class Composer:
     templates: list[TemplateOption] = field(default_factory=list)
 
 
+FILE_FORM = "reply-file-form"
+
+
 def left_text(seconds: int) -> str:
-    hours, minutes = divmod(seconds // 60, 60)
-    return f"{hours} h {minutes:02d} min left to reply freely" if hours else f"{minutes} min left to reply freely"
+    return f"{duration(seconds)} left to reply freely"
 
 
 def _composer(actor: Actor, lead_id: int) -> Composer:
@@ -47,16 +50,9 @@ def _composer(actor: Actor, lead_id: int) -> Composer:
     return Composer(window.open, left_text(window.seconds_left) if window.open else "", options)
 
 
-def upload_script(lead_id: int) -> str:
+def file_upload_script(lead_id: int) -> str:
     """POST the chosen file with the lead id; evaluates to the route's JSON answer."""
-    return (
-        "(async () => { const f = document.getElementById('reply-file-form'); const b = new FormData(f);"
-        f" b.append('lead_id', {json.dumps(str(lead_id))});"
-        f" const r = await fetch({json.dumps(UPLOAD_URL)}, {{method: 'POST', credentials: 'same-origin',"
-        " headers: {'Accept': 'application/json'}, body: b});"
-        " const d = await r.json().catch(() => ({ok: false, error: 'The server did not answer. Try again.'}));"
-        " if (d.ok) { f.reset(); } return d; })()"
-    )
+    return upload_script(UPLOAD_URL, FILE_FORM, missing="Choose a file to send first.", lead_id=lead_id)
 
 
 class ReplyState(BoardState):
@@ -117,7 +113,7 @@ class ReplyState(BoardState):
     def send_file(self, _form: dict[str, str]) -> rx.event.EventSpec | None:
         if not self.selected_lead_id:
             return None
-        return rx.call_script(upload_script(self.selected_lead_id), callback=ReplyState.file_answered)
+        return rx.call_script(file_upload_script(self.selected_lead_id), callback=ReplyState.file_answered)
 
     @rx.event
     def file_answered(self, answer: dict[str, object]) -> None:

@@ -13,8 +13,8 @@ from pkcrm_app.crm import service as crm
 from pkcrm_app.inbox import board as board_model
 from pkcrm_app.inbox import service as inbox
 from pkcrm_app.live.state import OrgLive
-from pkcrm_app.ui.states.session import SessionMixin
-from pkcrm_app.ui.states.views import ColumnView, ThreadPane, column_views, thread_pane
+from pkcrm_app.ui.pages.board.views import ColumnView, ThreadPane, column_views, thread_pane
+from pkcrm_app.ui.session import SessionMixin
 
 CARDS_STEP = 20
 MESSAGES_STEP = 50

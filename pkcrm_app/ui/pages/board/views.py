@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
 
-from pkcrm_app.crm.service import format_money
 from pkcrm_app.inbox.board import BoardColumn
 from pkcrm_app.inbox.models import Direction, MessageStatus
 from pkcrm_app.inbox.service import ThreadView
+from pkcrm_app.ui.format import money, short_time
 
 TICKS = {
     MessageStatus.PENDING: ("🕓", "gray"),
@@ -76,30 +74,16 @@ class ThreadPane:
     messages: list[MessageRow] = field(default_factory=list)
 
 
-def short_time(moment: datetime | None, tz: str, now: datetime | None = None) -> str:
-    """'14:05' today, '3 Nov' this year, '3 Nov 2025' before, in the organisation's time zone."""
-    if moment is None:
-        return ""
-    zone = ZoneInfo(tz)
-    local = moment.replace(tzinfo=UTC).astimezone(zone)
-    today = (now or datetime.now(UTC)).astimezone(zone)
-    if local.date() == today.date():
-        return local.strftime("%H:%M")
-    if local.year == today.year:
-        return f"{local.day} {local:%b}"
-    return f"{local.day} {local:%b %Y}"
-
-
 def column_views(columns: list[BoardColumn], tz: str) -> list[ColumnView]:
     return [
         ColumnView(
             stage_id=str(c.stage_id), name=c.name, outcome=c.outcome.value, count=c.count,
-            total=" · ".join(format_money(v, cur) for cur, v in sorted(c.totals.items())) or format_money(0, "USD"),  # type: ignore[arg-type]
+            total=" · ".join(money(v, cur) for cur, v in sorted(c.totals.items())) or money(0, "USD"),
             hidden=max(0, c.count - len(c.cards)),
             cards=[
                 CardView(lead_id=card.lead_id, stage_id=str(card.stage_id), contact_name=card.contact_name,
                          preview=card.preview, when=short_time(card.last_activity, tz),
-                         value=format_money(card.value, card.currency), unread=card.unread)
+                         value=money(card.value, card.currency), unread=card.unread)
                 for card in c.cards
             ],
         )

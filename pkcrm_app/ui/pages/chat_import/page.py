@@ -2,8 +2,8 @@
 
 import reflex as rx
 
-from pkcrm_app.ui.components.layout import page_frame
-from pkcrm_app.ui.states.chat_import import FORM_ID, ChatImportState, JobLine, ProposalLine
+from pkcrm_app.ui.components.settings_frame import settings_frame
+from pkcrm_app.ui.pages.chat_import.state import FORM_ID, ChatImportState, JobLine, ProposalLine
 
 HELP = ("In WhatsApp open the chat, tap ⋮ or the contact's name, then 'Export chat' (with or without media). "
         "Upload the .txt or .zip here. Importing the same file again adds nothing.")
@@ -102,15 +102,12 @@ def _job(line: JobLine) -> rx.Component:
 
 
 def import_page() -> rx.Component:
-    return page_frame(
-        ChatImportState,
-        rx.vstack(
-            rx.heading("Import WhatsApp chats", size="5"),
-            _form(),
-            rx.heading("Recent imports", size="3", margin_top="8px"),
-            rx.cond(ChatImportState.jobs.length() > 0,
-                    rx.vstack(rx.foreach(ChatImportState.jobs, _job), spacing="2", width="100%"),
-                    rx.text("No import yet.", size="2", color_scheme="gray")),
-            spacing="3", padding="24px", width="100%", max_width="960px", margin_x="auto", overflow_y="auto",
-        ),
+    return settings_frame(
+        ChatImportState, "Import WhatsApp chats",
+        _form(),
+        rx.heading("Recent imports", size="3", margin_top="8px"),
+        rx.cond(ChatImportState.jobs.length() > 0,
+                rx.vstack(rx.foreach(ChatImportState.jobs, _job), spacing="2", width="100%"),
+                rx.text("No import yet.", size="2", color_scheme="gray")),
+        spacing="3", padding="24px", max_width="960px", margin_x="auto",
     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from dataclasses import dataclass, field
 
 import reflex as rx
@@ -21,8 +20,9 @@ from pkcrm_app.imports.importer import (
 from pkcrm_app.imports.models import ImportState
 from pkcrm_app.imports.people import proposal_key
 from pkcrm_app.live.state import OrgLive
-from pkcrm_app.ui.states.session import SessionMixin
-from pkcrm_app.ui.states.views import short_time
+from pkcrm_app.ui.browser import upload_script
+from pkcrm_app.ui.format import short_time
+from pkcrm_app.ui.session import SessionMixin
 
 FORM_ID = "import-form"
 STATE_WORDS = {ImportState.QUEUED: "Waiting", ImportState.RUNNING: "Importing", ImportState.DONE: "Done",
@@ -86,16 +86,10 @@ def _jobs(actor: Actor, tz: str) -> list[JobLine]:
     return lines
 
 
-def upload_script() -> str:
+def export_upload_script() -> str:
     """The browser posts the chosen file (never through the websocket) and hands the JSON answer back."""
-    return (
-        "(async () => { const f = document.getElementById(" + json.dumps(FORM_ID) + ");"
-        " if (!f || !f.file.files.length) { return {error: 'Choose a WhatsApp export (.txt or .zip) first.'}; }"
-        " const r = await fetch('/import/upload', {method: 'POST', credentials: 'same-origin',"
-        " headers: {'Accept': 'application/json'}, body: new FormData(f)});"
-        " const d = await r.json().catch(() => ({error: `The upload failed (${r.status}).`}));"
-        " if (d.next && !d.error) { f.reset(); } return d; })()"
-    )
+    return upload_script("/import/upload", FORM_ID, missing="Choose a WhatsApp export (.txt or .zip) first.",
+                         fallback="({error: `The upload failed (${r.status}).`})")
 
 
 class ChatImportState(SessionMixin, rx.State):
@@ -123,7 +117,7 @@ class ChatImportState(SessionMixin, rx.State):
     @rx.event
     def upload(self) -> rx.event.EventSpec:
         self.uploading, self.upload_message = True, ""
-        return rx.call_script(upload_script(), callback=ChatImportState.uploaded)
+        return rx.call_script(export_upload_script(), callback=ChatImportState.uploaded)
 
     @rx.event
     def uploaded(self, answer: dict[str, object]) -> None:

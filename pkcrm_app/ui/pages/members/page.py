@@ -2,8 +2,8 @@
 
 import reflex as rx
 
-from pkcrm_app.ui.components.layout import page_frame
-from pkcrm_app.ui.states.members import InviteLine, MemberLine, MembersState
+from pkcrm_app.ui.components.settings_frame import settings_frame
+from pkcrm_app.ui.pages.members.state import InviteLine, MemberLine, MembersState
 
 ROLES = ("agent", "manager", "admin")
 
@@ -112,22 +112,18 @@ def _pending() -> rx.Component:
 
 
 def members_page() -> rx.Component:
-    return page_frame(
-        MembersState,
-        rx.vstack(
-            rx.heading("Members", size="5"),
-            rx.cond(MembersState.notice != "", rx.callout(MembersState.notice, size="1", id="members-notice")),
-            _invite_form(),
-            _pending(),
-            rx.card(
-                rx.table.root(
-                    rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in (
-                        "Member", "Role", "Status", "Last sign-in", "MFA", "")])),
-                    rx.table.body(rx.foreach(MembersState.people, _member)),
-                    size="1", width="100%",
-                ),
-                width="100%",
+    return settings_frame(
+        MembersState, "Members",
+        _invite_form(),
+        _pending(),
+        rx.card(
+            rx.table.root(
+                rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in (
+                    "Member", "Role", "Status", "Last sign-in", "MFA", "")])),
+                rx.table.body(rx.foreach(MembersState.people, _member)),
+                size="1", width="100%",
             ),
-            padding="20px", width="100%", spacing="4", overflow_y="auto",
+            width="100%",
         ),
+        notice_id="members-notice",
     )

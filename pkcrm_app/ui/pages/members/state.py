@@ -12,8 +12,8 @@ from pkcrm_app.accounts.identity import second_factor, sessions
 from pkcrm_app.accounts.organisations import invitations, members
 from pkcrm_app.core.authz import Actor, Permission, Role
 from pkcrm_app.core.db import get_database
-from pkcrm_app.ui.states.session import ActionPageMixin
-from pkcrm_app.ui.states.views import short_time
+from pkcrm_app.ui.format import short_time
+from pkcrm_app.ui.session import ActionPageMixin
 
 
 @dataclass

@@ -1,12 +1,10 @@
 """Second-factor pages: the code step of a login (/login/verify) and enrolment by QR code (/mfa/setup)."""
 
-import json
-
 import reflex as rx
 
-from pkcrm_app.ui.components.forms import post_and_follow
+from pkcrm_app.ui.browser import enrolment_script, post_and_follow
 from pkcrm_app.ui.components.step_up import code_input
-from pkcrm_app.ui.states.mfa import MfaSetupState, VerifyCodeState
+from pkcrm_app.ui.pages.mfa.state import MfaSetupState, VerifyCodeState
 
 ENROL_CODE_ID = "enrol-code"
 
@@ -75,24 +73,6 @@ def _confirm_reset_form() -> rx.Component:
     )
 
 
-def _confirm_enrolment_script() -> rx.event.EventSpec:
-    """POST the first code; on success show the recovery codes (in the page only, never in state)."""
-    return rx.call_script(
-        "(async () => { const el = document.getElementById(" + json.dumps(ENROL_CODE_ID) + ");"
-        " const b = new FormData(); b.append('code', el.value);"
-        " const r = await fetch('/auth/mfa/enrol', {method: 'POST', credentials: 'same-origin',"
-        " headers: {'Accept': 'application/json'}, body: b});"
-        " const d = await r.json().catch(() => ({error: 'The server did not answer. Try again.'}));"
-        " const err = document.getElementById('enrol-error');"
-        " if (!d.codes) { err.textContent = d.error || 'That code is not right.'; err.style.display = 'block';"
-        "   if (d.next) { window.location.assign(d.next); } return; }"
-        " document.getElementById('recovery-codes').textContent = d.codes.join('\\n');"
-        " document.getElementById('enrol-continue').setAttribute('href', d.next);"
-        " document.getElementById('enrol-step').style.display = 'none';"
-        " document.getElementById('recovery-panel').style.display = 'flex'; })()"
-    )
-
-
 def _enrol_step() -> rx.Component:
     return rx.vstack(
         rx.cond(MfaSetupState.required,
@@ -111,7 +91,7 @@ def _enrol_step() -> rx.Component:
                       rx.button("Turn on two-factor authentication", type="submit", size="3", width="100%",
                                 id="enrol-confirm"),
                       spacing="3", width="100%"),
-            on_submit=_confirm_enrolment_script(), width="100%",
+            on_submit=rx.call_script(enrolment_script(ENROL_CODE_ID)), width="100%",
         ),
         id="enrol-step", spacing="3", width="100%",
     )

@@ -12,7 +12,7 @@ from pkcrm_app.accounts.identity import mfa, mfa_login, mfa_reset
 from pkcrm_app.accounts.identity.cookies import MFA_RESET_COOKIE
 from pkcrm_app.accounts.identity.second_factor import MfaState
 from pkcrm_app.core.db import get_database
-from pkcrm_app.ui.states.session import cookie_token
+from pkcrm_app.ui.session import cookie_token
 
 RESET_ERRORS = {"link": mfa_reset.INVALID_LINK, "browser": mfa_reset.SAME_BROWSER}
 

@@ -6,9 +6,9 @@ never travel through the websocket."""
 
 import reflex as rx
 
+from pkcrm_app.ui.browser import post_and_follow
 from pkcrm_app.ui.components.auth_card import auth_card, brand, error_callout, field, footer_link, text_input
-from pkcrm_app.ui.components.forms import post_and_follow
-from pkcrm_app.ui.states.onboarding import (
+from pkcrm_app.ui.pages.onboarding.state import (
     ForgotPageState,
     InvitePageState,
     ResetPageState,

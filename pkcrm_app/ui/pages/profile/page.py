@@ -6,11 +6,11 @@ from typing import Any
 import reflex as rx
 
 from pkcrm_app.accounts.identity.profile import LANGUAGES, time_zones
+from pkcrm_app.ui.browser import post_and_follow
 from pkcrm_app.ui.components.auth_card import field
-from pkcrm_app.ui.components.forms import post_and_follow
-from pkcrm_app.ui.components.layout import page_frame
-from pkcrm_app.ui.pages.sso import sso_link_card
-from pkcrm_app.ui.states.profile import ProfileState
+from pkcrm_app.ui.components.settings_frame import settings_frame
+from pkcrm_app.ui.pages.profile.state import ProfileState
+from pkcrm_app.ui.pages.sso.parts import sso_link_card
 
 
 def _select(value: Any, on_change: Any, options: list[tuple[str, str]],
@@ -79,13 +79,9 @@ def _password() -> rx.Component:
 
 
 def profile_page() -> rx.Component:
-    return page_frame(
-        ProfileState,
-        rx.vstack(
-            rx.heading("Your profile", size="5"),
-            rx.cond(ProfileState.notice != "", rx.callout(ProfileState.notice, size="1", id="profile-notice")),
-            rx.grid(_details(), _password(), columns=rx.breakpoints(initial="1", md="2"), spacing="4", width="100%"),
-            sso_link_card(),
-            padding="20px", width="100%", max_width="1000px", spacing="4", overflow_y="auto",
-        ),
+    return settings_frame(
+        ProfileState, "Your profile",
+        rx.grid(_details(), _password(), columns=rx.breakpoints(initial="1", md="2"), spacing="4", width="100%"),
+        sso_link_card(),
+        notice_id="profile-notice", max_width="1000px",
     )

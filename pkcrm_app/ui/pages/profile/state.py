@@ -10,7 +10,7 @@ import reflex as rx
 from pkcrm_app.accounts.identity import outcomes, profile
 from pkcrm_app.core.authz import Actor
 from pkcrm_app.core.db import get_database
-from pkcrm_app.ui.states.session import ActionPageMixin
+from pkcrm_app.ui.session import ActionPageMixin
 
 
 def _load(actor: Actor) -> profile.Profile:

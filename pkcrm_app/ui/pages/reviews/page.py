@@ -2,8 +2,8 @@
 
 import reflex as rx
 
-from pkcrm_app.ui.components.layout import page_frame
-from pkcrm_app.ui.states.reviews import PastLine, ReviewLine, ReviewsState
+from pkcrm_app.ui.components.settings_frame import settings_frame
+from pkcrm_app.ui.pages.reviews.state import PastLine, ReviewLine, ReviewsState
 
 ROLES = ["owner", "admin", "manager", "agent"]
 
@@ -88,26 +88,21 @@ def _past(line: PastLine) -> rx.Component:
 
 def reviews_page() -> rx.Component:
     pane = ReviewsState.pane
-    return page_frame(
-        ReviewsState,
-        rx.vstack(
-            rx.heading("Access reviews", size="5"),
-            rx.text("Every member, what they can reach, and a decision for each: keep, change role or revoke.",
-                    size="2", color_scheme="gray"),
-            rx.cond(ReviewsState.notice != "", rx.callout(ReviewsState.notice, size="1", id="reviews-notice")),
-            rx.card(_status(), width="100%"),
-            rx.cond(pane.review_id != 0, _current()),
-            rx.heading("Past reviews", size="3"),
-            rx.cond(
-                pane.past.length() > 0,
-                rx.card(rx.table.root(
-                    rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in (
-                        "Completed", "By", "Decisions")])),
-                    rx.table.body(rx.foreach(pane.past, _past)),
-                    size="1", width="100%",
-                ), width="100%"),
-                rx.text("No completed review yet.", size="2", color_scheme="gray"),
-            ),
-            padding="20px", width="100%", spacing="4", overflow_y="auto",
+    return settings_frame(
+        ReviewsState, "Access reviews",
+        rx.card(_status(), width="100%"),
+        rx.cond(pane.review_id != 0, _current()),
+        rx.heading("Past reviews", size="3"),
+        rx.cond(
+            pane.past.length() > 0,
+            rx.card(rx.table.root(
+                rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in (
+                    "Completed", "By", "Decisions")])),
+                rx.table.body(rx.foreach(pane.past, _past)),
+                size="1", width="100%",
+            ), width="100%"),
+            rx.text("No completed review yet.", size="2", color_scheme="gray"),
         ),
+        description="Every member, what they can reach, and a decision for each: keep, change role or revoke.",
+        notice_id="reviews-notice",
     )

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
 
 import reflex as rx
 from sqlalchemy import select
@@ -16,8 +14,8 @@ from pkcrm_app.accounts.organisations.review_models import ReviewDecision
 from pkcrm_app.core.authz import Actor, Permission
 from pkcrm_app.core.db import get_database
 from pkcrm_app.live.state import OrgLive
-from pkcrm_app.ui.states.session import ActionPageMixin
-from pkcrm_app.ui.states.views import short_time
+from pkcrm_app.ui.format import day, short_time
+from pkcrm_app.ui.session import ActionPageMixin
 
 
 @dataclass
@@ -53,14 +51,6 @@ class ReviewPane:
     total: int = 0
     lines: list[ReviewLine] = field(default_factory=list)
     past: list[PastLine] = field(default_factory=list)
-
-
-def day(moment: datetime | None, tz: str) -> str:
-    """'3 Mar 2027' in the organisation's time zone."""
-    if moment is None:
-        return ""
-    local = moment.replace(tzinfo=UTC).astimezone(ZoneInfo(tz))
-    return f"{local.day} {local:%b %Y}"
 
 
 def _outcome(item: reviews.ReviewItem) -> str:

@@ -2,8 +2,8 @@
 
 import reflex as rx
 
-from pkcrm_app.ui.components.layout import page_frame
-from pkcrm_app.ui.states.settings import SettingsState, time_zones
+from pkcrm_app.ui.components.settings_frame import settings_frame
+from pkcrm_app.ui.pages.settings.state import SettingsState, time_zones
 
 POLICIES = (("off", "Optional for everyone"), ("admins", "Required for owners and admins"),
             ("everyone", "Required for everyone"))
@@ -49,60 +49,49 @@ def _danger_zone() -> rx.Component:
     )
 
 
-def settings_page() -> rx.Component:
-    return page_frame(
-        SettingsState,
-        rx.vstack(
-            rx.heading("Organisation settings", size="5"),
-            rx.cond(SettingsState.notice != "", rx.callout(SettingsState.notice, size="1", id="settings-notice")),
-            rx.card(
-                rx.el.form(
-                    _field("Name", "Shown to every member.",
-                           rx.input(name="name", default_value=SettingsState.name, width="280px")),
-                    _field("Time zone", "Times on the board, audit log and reports.",
-                           _select("time_zone", SettingsState.time_zone, [(z, z) for z in time_zones()],
-                                   "settings-time-zone")),
-                    _field("Two-factor authentication", "Members it covers set it up at their next sign-in.",
-                           _select("mfa_policy", SettingsState.mfa_policy, list(POLICIES), "settings-mfa-policy")),
-                    _field("Agents see all leads", "Off: agents see their own and unassigned leads only.",
-                           rx.switch(name="agents_see_all", default_checked=SettingsState.agents_see_all)),
-                    _field("Access review every", "Admins are reminded when a review is overdue.",
-                           _select("access_review_interval_days", SettingsState.review_interval,
-                                   [("30", "30 days"), ("90", "90 days (quarterly)"), ("180", "180 days"),
-                                    ("365", "365 days")], "settings-review-interval")),
-                    rx.hstack(rx.button("Save settings", type="submit", id="settings-save"), justify="end",
-                              width="100%", padding_top="12px"),
-                    on_submit=SettingsState.save, width="100%", key=SettingsState.form_version,
-                ),
-                width="100%", max_width="820px",
-            ),
-            rx.card(
-                rx.hstack(
-                    rx.icon("key-round", size=20, color="var(--green-9)"),
-                    rx.vstack(rx.text("Single sign-on", size="2", weight="medium"),
-                              rx.text("Let members sign in with your identity provider (OpenID Connect).", size="1",
-                                      color_scheme="gray"), spacing="1"),
-                    rx.spacer(),
-                    rx.button(rx.el.a("Configure", href="/settings/sso", id="settings-sso-link"), as_child=True,
-                              variant="soft"),
-                    align="center", spacing="3", width="100%",
-                ),
-                width="100%", max_width="820px",
-            ),
-            rx.card(
-                rx.hstack(
-                    rx.icon("message-circle", size=20, color="var(--green-9)"),
-                    rx.vstack(rx.text("WhatsApp", size="2", weight="medium"),
-                              rx.text("Connected numbers, access tokens, templates and a connection test.", size="1",
-                                      color_scheme="gray"), spacing="1"),
-                    rx.spacer(),
-                    rx.button(rx.el.a("Configure", href="/settings/whatsapp", id="settings-whatsapp-link"),
-                              as_child=True, variant="soft"),
-                    align="center", spacing="3", width="100%",
-                ),
-                width="100%", max_width="820px",
-            ),
-            rx.cond(SettingsState.can_delete_organisation, _danger_zone()),
-            padding="20px", width="100%", spacing="4", overflow_y="auto",
+def _link_card(icon: str, title: str, text: str, href: str, element_id: str) -> rx.Component:
+    """A card that names a settings page of its own and links to it."""
+    return rx.card(
+        rx.hstack(
+            rx.icon(icon, size=20, color="var(--green-9)"),
+            rx.vstack(rx.text(title, size="2", weight="medium"), rx.text(text, size="1", color_scheme="gray"),
+                      spacing="1"),
+            rx.spacer(),
+            rx.button(rx.el.a("Configure", href=href, id=element_id), as_child=True, variant="soft"),
+            align="center", spacing="3", width="100%",
         ),
+        width="100%", max_width="820px",
+    )
+
+
+def settings_page() -> rx.Component:
+    return settings_frame(
+        SettingsState, "Organisation settings",
+        rx.card(
+            rx.el.form(
+                _field("Name", "Shown to every member.",
+                       rx.input(name="name", default_value=SettingsState.name, width="280px")),
+                _field("Time zone", "Times on the board, audit log and reports.",
+                       _select("time_zone", SettingsState.time_zone, [(z, z) for z in time_zones()],
+                               "settings-time-zone")),
+                _field("Two-factor authentication", "Members it covers set it up at their next sign-in.",
+                       _select("mfa_policy", SettingsState.mfa_policy, list(POLICIES), "settings-mfa-policy")),
+                _field("Agents see all leads", "Off: agents see their own and unassigned leads only.",
+                       rx.switch(name="agents_see_all", default_checked=SettingsState.agents_see_all)),
+                _field("Access review every", "Admins are reminded when a review is overdue.",
+                       _select("access_review_interval_days", SettingsState.review_interval,
+                               [("30", "30 days"), ("90", "90 days (quarterly)"), ("180", "180 days"),
+                                ("365", "365 days")], "settings-review-interval")),
+                rx.hstack(rx.button("Save settings", type="submit", id="settings-save"), justify="end",
+                          width="100%", padding_top="12px"),
+                on_submit=SettingsState.save, width="100%", key=SettingsState.form_version,
+            ),
+            width="100%", max_width="820px",
+        ),
+        _link_card("key-round", "Single sign-on", "Let members sign in with your identity provider (OpenID Connect).",
+                   "/settings/sso", "settings-sso-link"),
+        _link_card("message-circle", "WhatsApp", "Connected numbers, access tokens, templates and a connection test.",
+                   "/settings/whatsapp", "settings-whatsapp-link"),
+        rx.cond(SettingsState.can_delete_organisation, _danger_zone()),
+        notice_id="settings-notice",
     )

@@ -13,7 +13,7 @@ from pkcrm_app.accounts.organisations import settings as org_settings
 from pkcrm_app.core.authz import Actor, Permission
 from pkcrm_app.core.db import get_database
 from pkcrm_app.flows import organisation_deletion
-from pkcrm_app.ui.states.session import ActionPageMixin
+from pkcrm_app.ui.session import ActionPageMixin
 
 
 @cache

@@ -18,9 +18,9 @@ from pkcrm_app.accounts.identity.sso import links
 from pkcrm_app.accounts.identity.sso import service as sso
 from pkcrm_app.core.authz import Actor, Permission
 from pkcrm_app.core.db import get_database
-from pkcrm_app.ui.components.forms import post_form_script
-from pkcrm_app.ui.states.session import ActionPageMixin
-from pkcrm_app.ui.states.views import short_time
+from pkcrm_app.ui.browser import post_form_script
+from pkcrm_app.ui.format import short_time
+from pkcrm_app.ui.session import ActionPageMixin
 
 SAVE_URL = "/settings/sso/save"
 FORMS = ("sso-settings-form", "sso-disable-form")  # the only forms the save event posts

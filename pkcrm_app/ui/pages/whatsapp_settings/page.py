@@ -2,19 +2,15 @@
 
 import reflex as rx
 
-from pkcrm_app.ui.components.layout import page_frame
-from pkcrm_app.ui.states.whatsapp_settings import NumberRow, TemplateRow, WhatsAppState
-
-
-def _field(label: str, control: rx.Component, hint: str | rx.Var[str] = "") -> rx.Component:
-    hints = [rx.text(hint, size="1", color_scheme="gray")] if isinstance(hint, rx.Var) or hint else []
-    return rx.vstack(rx.text(label, size="2", weight="medium"), control, *hints, spacing="1", width="100%")
+from pkcrm_app.ui.components.auth_card import field
+from pkcrm_app.ui.components.settings_frame import settings_frame
+from pkcrm_app.ui.pages.whatsapp_settings.state import NumberRow, TemplateRow, WhatsAppState
 
 
 def _secret(name: str, label: str, stored: rx.Var[str] | str) -> rx.Component:
     control = rx.input(name=name, type="password", width="100%", auto_complete="off",
                        placeholder="Leave empty to keep the stored one" if isinstance(stored, rx.Var) else "Required")
-    return _field(label, control, "Stored: " + stored.to(str) if isinstance(stored, rx.Var) else "")
+    return field(label, control, hint="Stored: " + stored.to(str) if isinstance(stored, rx.Var) else "")
 
 
 def _number_form(form_id: str, row: NumberRow | None) -> rx.Component:
@@ -22,15 +18,15 @@ def _number_form(form_id: str, row: NumberRow | None) -> rx.Component:
     return rx.el.form(
         rx.el.input(type="hidden", name="number_id", value=value("id") if row is not None else ""),
         rx.grid(
-            _field("Phone number ID", rx.input(name="phone_number_id", default_value=value("phone_number_id"),
-                                               required=True, width="100%")),
-            _field("WhatsApp business account ID", rx.input(name="business_account_id", width="100%",
-                                                            default_value=value("business_account_id"))),
-            _field("Display number", rx.input(name="display_phone_number", width="100%",
-                                              default_value=value("display_phone_number"))),
-            _field("Messages per second", rx.input(name="messages_per_second", width="100%",
-                                                   default_value=value("messages_per_second"),
-                                                   placeholder="80 (Meta's default)")),
+            field("Phone number ID", rx.input(name="phone_number_id", default_value=value("phone_number_id"),
+                                              required=True, width="100%")),
+            field("WhatsApp business account ID", rx.input(name="business_account_id", width="100%",
+                                                           default_value=value("business_account_id"))),
+            field("Display number", rx.input(name="display_phone_number", width="100%",
+                                             default_value=value("display_phone_number"))),
+            field("Messages per second", rx.input(name="messages_per_second", width="100%",
+                                                  default_value=value("messages_per_second"),
+                                                  placeholder="80 (Meta's default)")),
             _secret("access_token", "Access token", value("access_token")),
             _secret("app_secret", "App secret", value("app_secret")),
             _secret("verify_token", "Webhook verify token", value("verify_token")),
@@ -67,33 +63,29 @@ def _template_row(t: TemplateRow) -> rx.Component:
 
 
 def whatsapp_settings_page() -> rx.Component:
-    return page_frame(
-        WhatsAppState,
-        rx.vstack(
-            rx.heading("WhatsApp connection", size="5"),
-            rx.text("Connect your WhatsApp Business numbers from Meta's developer console. Tokens and secrets are "
+    return settings_frame(
+        WhatsAppState, "WhatsApp connection",
+        rx.card(rx.vstack(
+            field("Cloud API", rx.code(WhatsAppState.api_base, id="whatsapp-api-base"),
+                  hint="PKCRM_WHATSAPP_API_BASE and PKCRM_WHATSAPP_API_VERSION; the demo uses the local simulator."),
+            field("Webhook callback URL to register at Meta", rx.code(WhatsAppState.webhook_url)),
+            spacing="3"), width="100%", max_width="820px", flex_shrink="0"),
+        rx.vstack(rx.foreach(WhatsAppState.numbers, _number_card), key=WhatsAppState.form_key, width="100%",
+                  spacing="4", flex_shrink="0"),
+        rx.card(rx.vstack(
+            rx.text("Add a number", weight="medium"),
+            _number_form("wa-number-new", None),
+            rx.button("Add number", type="submit", form="wa-number-new"),
+            spacing="3", width="100%"), width="100%", max_width="820px", flex_shrink="0"),
+        rx.heading("Templates", size="4"),
+        rx.cond(WhatsAppState.templates.length() > 0,  # type: ignore[attr-defined]
+                rx.table.root(rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in (
+                    "Name", "Language", "Category", "Source", "Text")])),
+                    rx.table.body(rx.foreach(WhatsAppState.templates, _template_row)), width="100%",
+                    max_width="820px"),
+                rx.text("No approved templates yet: sync them from WhatsApp.", size="2", color_scheme="gray")),
+        description="Connect your WhatsApp Business numbers from Meta's developer console. Tokens and secrets are "
                     "stored encrypted and never shown again: only their last characters. Changing one asks for a "
-                    "code from your authenticator app.", size="2", color_scheme="gray"),
-            rx.cond(WhatsAppState.notice != "", rx.callout(WhatsAppState.notice, size="1", id="whatsapp-notice")),
-            rx.card(rx.vstack(
-                _field("Cloud API", rx.code(WhatsAppState.api_base, id="whatsapp-api-base"),
-                       "PKCRM_WHATSAPP_API_BASE and PKCRM_WHATSAPP_API_VERSION; the demo uses the local simulator."),
-                _field("Webhook callback URL to register at Meta", rx.code(WhatsAppState.webhook_url)),
-                spacing="3"), width="100%", max_width="820px", flex_shrink="0"),
-            rx.vstack(rx.foreach(WhatsAppState.numbers, _number_card), key=WhatsAppState.form_key, width="100%",
-                      spacing="4", flex_shrink="0"),
-            rx.card(rx.vstack(
-                rx.text("Add a number", weight="medium"),
-                _number_form("wa-number-new", None),
-                rx.button("Add number", type="submit", form="wa-number-new"),
-                spacing="3", width="100%"), width="100%", max_width="820px", flex_shrink="0"),
-            rx.heading("Templates", size="4"),
-            rx.cond(WhatsAppState.templates.length() > 0,  # type: ignore[attr-defined]
-                    rx.table.root(rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in (
-                        "Name", "Language", "Category", "Source", "Text")])),
-                        rx.table.body(rx.foreach(WhatsAppState.templates, _template_row)), width="100%",
-                        max_width="820px"),
-                    rx.text("No approved templates yet: sync them from WhatsApp.", size="2", color_scheme="gray")),
-            padding="20px", width="100%", spacing="4", overflow_y="auto",
-        ),
+                    "code from your authenticator app.",
+        notice_id="whatsapp-notice",
     )

@@ -7,7 +7,6 @@ want of a fresh second factor opens the step-up dialog, and the same form is pos
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 import secrets
 from dataclasses import dataclass
@@ -19,7 +18,8 @@ from pkcrm_app.channels.whatsapp import connection, templates
 from pkcrm_app.core.authz import Actor, Permission
 from pkcrm_app.core.db import get_database
 from pkcrm_app.settings import get_settings
-from pkcrm_app.ui.states.session import ActionPageMixin
+from pkcrm_app.ui.browser import post_form_script
+from pkcrm_app.ui.session import ActionPageMixin
 
 SAVE_URL = "/settings/whatsapp/save"
 FORM_ID = re.compile(r"wa-number-(?:new|\d{1,10})")
@@ -56,19 +56,6 @@ def _load(actor: Actor) -> tuple[list[NumberRow], list[TemplateRow]]:
         rows = [TemplateRow(t.name, t.language, t.category, t.source, t.body)
                 for t in templates.list_templates(db, actor)]
     return numbers, rows
-
-
-def save_script(form_id: str) -> str:
-    """POST the form from the DOM; evaluates to the route's JSON answer (for a call_script callback).
-
-    `form_id` arrives with a browser event, so it enters the script only as a JSON string literal."""
-    return (
-        "(async () => { const f = document.getElementById(" + json.dumps(form_id) + "); const b = new FormData(f);"
-        f" const r = await fetch({json.dumps(SAVE_URL)}, {{method: 'POST', credentials: 'same-origin',"
-        " headers: {'Accept': 'application/json'}, body: b});"
-        " const d = await r.json().catch(() => ({ok: false, error: 'The server did not answer. Try again.'}));"
-        " if (d.ok || d.next) { window.location.assign(d.next || window.location.pathname); } return d; })()"
-    )
 
 
 def cloud_api_label(base: str, version: str) -> str:
@@ -111,7 +98,7 @@ class WhatsAppState(ActionPageMixin, rx.State):
         if not FORM_ID.fullmatch(str(form_id)):
             return None  # only this page's own forms are posted
         self._pending_form = form_id
-        return rx.call_script(save_script(form_id), callback=WhatsAppState.save_answered)
+        return rx.call_script(post_form_script(SAVE_URL, form_id), callback=WhatsAppState.save_answered)
 
     @rx.event
     def save_answered(self, answer: dict[str, object]) -> None:
