@@ -21,6 +21,7 @@ from pkcrm_app.ui.format import duration
 from pkcrm_app.ui.pages.board.state import BoardState
 
 UPLOAD_URL = "/messages/media"
+FILE_FORM = "reply-file-form"
 
 
 @dataclass
@@ -34,9 +35,6 @@ class Composer:
     window_open: bool = False
     time_left: str = ""
     templates: list[TemplateOption] = field(default_factory=list)
-
-
-FILE_FORM = "reply-file-form"
 
 
 def left_text(seconds: int) -> str:
