@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from decimal import Decimal
 
 from sqlalchemy import ColumnElement, func, or_, select, true
 from sqlalchemy.orm import Session
@@ -23,12 +22,6 @@ DEFAULT_STAGES: tuple[tuple[str, StageOutcome], ...] = (
     ("Won", StageOutcome.WON),
     ("Lost", StageOutcome.LOST),
 )
-CURRENCY_SIGNS = {"USD": "$", "EUR": "€", "GBP": "£", "PKR": "Rs ", "INR": "₹", "AED": "AED "}
-
-
-def format_money(amount: Decimal, currency: str) -> str:
-    sign = CURRENCY_SIGNS.get(currency, currency + " ")
-    return f"{sign}{amount:,.0f}"
 
 
 def create_pipeline(

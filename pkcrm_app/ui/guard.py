@@ -24,7 +24,7 @@ from pkcrm_app.accounts.identity.models import session_id_for
 from pkcrm_app.live import sessions as live_sessions
 from pkcrm_app.live.state import OrgLive
 from pkcrm_app.live.tokens import is_client_token
-from pkcrm_app.ui.states.session import SessionMixin, cookie_token
+from pkcrm_app.ui.session import SessionMixin, cookie_token
 
 log = logging.getLogger(__name__)
 # The events that send a tab the whole state: the (re)connect's boot event and the older hydrate.

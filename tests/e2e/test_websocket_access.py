@@ -32,10 +32,10 @@ from pkcrm_app.core.crypto import MasterKeys
 from pkcrm_app.core.db import Database, utcnow
 from pkcrm_app.crm.models import Lead, Stage
 from pkcrm_app.live.state import OrgLive, link_token
-from pkcrm_app.ui.states.board import BoardState
-from pkcrm_app.ui.states.members import MembersState
-from pkcrm_app.ui.states.session import SessionMixin
-from pkcrm_app.ui.states.settings import SettingsState
+from pkcrm_app.ui.pages.board.state import BoardState
+from pkcrm_app.ui.pages.members.state import MembersState
+from pkcrm_app.ui.pages.settings.state import SettingsState
+from pkcrm_app.ui.session import SessionMixin
 from tests.conftest import REDIS_TEST_URL, create_pg_database, drop_pg_database, postgres_reachable, redis_reachable
 from tests.support.app_server import AppServer
 from tests.support.data import PASSWORD, OrgFixture, make_org

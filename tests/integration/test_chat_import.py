@@ -371,7 +371,7 @@ def test_progress_is_pushed_on_the_imports_topic(database, acme) -> None:
 
 
 def test_the_import_page_lines_show_progress_result_and_matches(database, acme) -> None:
-    from pkcrm_app.ui.states.chat_import import _jobs
+    from pkcrm_app.ui.pages.chat_import.state import _jobs
 
     owner = acme.actor("owner", Role.OWNER)
     _import(database, owner, OWN / "android_24h_ddmmyy.txt")
@@ -386,7 +386,7 @@ def test_the_import_page_lines_show_progress_result_and_matches(database, acme) 
 
 
 def test_a_name_match_is_only_proposed_until_the_importer_ticks_it(database, acme) -> None:
-    from pkcrm_app.ui.states.chat_import import _jobs
+    from pkcrm_app.ui.pages.chat_import.state import _jobs
 
     owner = acme.actor("owner", Role.OWNER)
     spooled = _spool(database, acme.org_id, (OWN / "android_24h_ddmmyy.txt").read_bytes())

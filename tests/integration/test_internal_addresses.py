@@ -13,7 +13,7 @@ from pkcrm_app.channels.whatsapp import connection, templates
 from pkcrm_app.channels.whatsapp.client import CloudClient
 from pkcrm_app.channels.whatsapp.media import MediaError, fetch
 from pkcrm_app.core.errors import InvalidInput
-from pkcrm_app.ui.states.whatsapp_settings import cloud_api_label
+from pkcrm_app.ui.pages.whatsapp_settings.state import cloud_api_label
 from tests.support.outbox import make_shop
 
 INTERNAL = "http://10.20.30.40:8443"

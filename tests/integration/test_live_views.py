@@ -25,8 +25,9 @@ from pkcrm_app.inbox import service as inbox
 from pkcrm_app.inbox.inbound import ingest
 from pkcrm_app.live.bridge import Changes, merge
 from pkcrm_app.live.state import OrgLive, record_changes
-from pkcrm_app.ui.states import board, reply
-from pkcrm_app.ui.states.views import ThreadPane
+from pkcrm_app.ui.pages.board import reply_state as reply
+from pkcrm_app.ui.pages.board import state as board
+from pkcrm_app.ui.pages.board.views import ThreadPane
 from tests.support.outbox import Shop, add_lead, make_shop
 from tests.support.webhooks import change, envelope, text_message
 

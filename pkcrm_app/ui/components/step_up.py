@@ -2,8 +2,7 @@
 
 import reflex as rx
 
-from pkcrm_app.ui.components.forms import STEP_UP_INPUT_ID
-from pkcrm_app.ui.states.session import ActionPageMixin
+from pkcrm_app.ui.session import STEP_UP_INPUT_ID, ActionPageMixin
 
 
 def code_input(input_id: str, name: str = "code") -> rx.Component:
