@@ -21,6 +21,7 @@ from pkcrm_app.core.authz import Actor
 from pkcrm_app.core.db import Database
 from pkcrm_app.core.events import DomainEvent, subscribe, unsubscribe
 from pkcrm_app.crm import service as crm
+from pkcrm_app.inbox import board as board_model
 from pkcrm_app.inbox import service as inbox
 from pkcrm_app.inbox.inbound import ingest
 from pkcrm_app.live.bridge import Changes, merge
@@ -40,6 +41,7 @@ class Tab:
     def __init__(self, live: OrgLive, actor: Actor, lead_id: int) -> None:
         self.live, self.actor = live, actor
         self.selected_lead_id, self.thread_limit, self._tz, self._org_id = lead_id, 50, "UTC", actor.org_id
+        self.cards_per_stage = 20
 
     async def get_state(self, cls: type) -> OrgLive:
         assert cls is OrgLive
@@ -69,7 +71,7 @@ class Pushes:
 
 @pytest.fixture
 def pushes() -> Iterator[Pushes]:
-    for memo in (board.THREADS, reply.WINDOWS, reply.TEMPLATE_OPTIONS):
+    for memo in (board.BOARDS, board.THREADS, reply.WINDOWS, reply.TEMPLATE_OPTIONS):
         memo.clear()  # each test has a new database with the same ids
     pushes = Pushes()
     subscribe(pushes.batches.append)
@@ -79,8 +81,8 @@ def pushes() -> Iterator[Pushes]:
 
 @pytest.fixture
 def reads(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
-    """How often the thread and the template list were read from the database."""
-    counts = {"thread": 0, "templates": 0}
+    """How often the board, the thread and the template list were read from the database."""
+    counts = {"thread": 0, "templates": 0, "board": 0}
 
     def counting(name: str, read: Callable[..., Any]) -> Callable[..., Any]:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -90,6 +92,7 @@ def reads(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
 
     monkeypatch.setattr(inbox, "lead_thread", counting("thread", inbox.lead_thread))
     monkeypatch.setattr(templates, "list_templates", counting("templates", templates.list_templates))
+    monkeypatch.setattr(board_model, "board", counting("board", board_model.board))
     return counts
 
 
@@ -118,26 +121,26 @@ def test_a_message_for_another_conversation_reads_neither_the_open_thread_nor_th
     thread, composer = shown(tab)
     assert thread.contact_name == "Open Customer" and composer.window_open
     assert [o.label for o in composer.templates] == ["welcome_back (en_US)"]
-    assert reads == {"thread": 1, "templates": 1}
+    assert reads == {"thread": 1, "templates": 1, "board": 0}
 
     customer_writes(database, shop, OTHER, "Is the green one back?")
     pushes.push()
     assert pushes.live.messages_rev == 1
     assert shown(tab) == (thread, composer)
-    assert reads == {"thread": 1, "templates": 1}  # nothing this tab shows changed
+    assert reads == {"thread": 1, "templates": 1, "board": 0}  # nothing this tab shows changed
 
     customer_writes(database, shop, OPEN, "And the blue one?")
     pushes.push()
     thread, composer = shown(tab)
     assert [m.text for m in thread.messages] == ["And the blue one?"]
-    assert reads == {"thread": 2, "templates": 1}  # the open conversation moved; the templates did not
+    assert reads == {"thread": 2, "templates": 1, "board": 0}  # the open conversation moved; the templates did not
 
     with database.session() as db:
         templates.define_template(db, shop.admin(), name="sale_now", language="en_US", body="Sale, {{1}}!")
     pushes.push()
     thread, composer = shown(tab)
     assert [o.label for o in composer.templates] == ["sale_now (en_US)", "welcome_back (en_US)"]
-    assert reads == {"thread": 2, "templates": 2}
+    assert reads == {"thread": 2, "templates": 2, "board": 0}
 
     stages = {s.name: s.id for s in _stages(database, shop)}
     with database.session() as db:
@@ -149,7 +152,7 @@ def test_a_message_for_another_conversation_reads_neither_the_open_thread_nor_th
         crm.move_lead(db, shop.agent(), open_lead, stages["Won"])
         db.commit()
     pushes.push()
-    assert shown(tab)[0].stage_name == "Won" and reads == {"thread": 3, "templates": 2}
+    assert shown(tab)[0].stage_name == "Won" and reads == {"thread": 3, "templates": 2, "board": 0}
 
 
 def test_a_message_for_a_lead_with_no_conversation_yet_reads_its_thread_again(
@@ -165,6 +168,29 @@ def test_a_message_for_a_lead_with_no_conversation_yet_reads_its_thread_again(
     pushes.push()
     assert [m.text for m in shown(tab)[0].messages] == ["Hello, anyone there?"]
     assert reads["thread"] == 2
+
+
+def columns(tab: Tab) -> list[str]:
+    """The card titles the tab's board shows, recomputed as a push does."""
+    shown = asyncio.run(board.BoardState.computed_vars["columns"]._fget(tab))
+    return [card.contact_name for column in shown for card in column.cards]
+
+
+def test_a_change_reads_the_board_once_per_distinct_view_not_once_per_tab(
+        database: Database, pushes: Pushes, reads: dict[str, int]) -> None:
+    """Two admins' tabs share the organisation's board; an agent's tabs share the agent's own view."""
+    shop = make_shop(database)
+    add_lead(database, shop, OPEN, name="Open Customer")
+    admin_tabs = [Tab(pushes.live, shop.admin(), 0) for _ in range(3)]
+    agent_tabs = [Tab(pushes.live, shop.agent(), 0) for _ in range(3)]
+    before = [columns(tab) for tab in admin_tabs + agent_tabs]
+    assert reads["board"] == 2
+    customer_writes(database, shop, OTHER, "Do you ship to Lahore?")
+    pushes.push()
+    after = [columns(tab) for tab in admin_tabs + agent_tabs]
+    assert reads["board"] == 4  # one read per view for the change, not six
+    assert all(len(now) == len(was) + 1 for now, was in zip(after, before, strict=True))  # every tab sees the new lead
+    assert [columns(tab) for tab in admin_tabs] == after[:3] and reads["board"] == 4  # nothing changed: no read
 
 
 def _stages(database: Database, shop: Shop) -> list[Any]:

@@ -7,7 +7,7 @@ from functools import partial
 
 import reflex as rx
 
-from pkcrm_app.core.authz import Actor
+from pkcrm_app.core.authz import Actor, Permission, Role
 from pkcrm_app.core.db import get_database
 from pkcrm_app.core.errors import DomainError
 from pkcrm_app.crm import service as crm
@@ -33,6 +33,18 @@ def _load_thread(actor: Actor, lead_id: int, limit: int, tz: str) -> tuple[Threa
     return thread_pane(view, tz), view.conversation_id
 
 
+BoardView = tuple[int, Role, int | None, int, str]  # organisation, role, whose leads (None: all), cards, zone
+
+# The board is read once per distinct view and change, whichever tabs show it; it depends on every lead and message.
+BOARDS: LiveMemo[BoardView, list[ColumnView]] = LiveMemo(lambda _columns: {"leads_rev": None, "messages_rev": None})
+
+
+def board_view(actor: Actor, cards: int, tz: str) -> BoardView:
+    """Tabs with the same key see the same board: whoever sees every lead, or an agent's own view."""
+    whose = None if actor.can(Permission.LEADS_VIEW_ALL) else actor.user_id
+    return actor.org_id, actor.role, whose, cards, tz
+
+
 # An open thread is read again only when its conversation's messages or its lead changed (or it has none yet).
 THREADS: LiveMemo[tuple[Actor, int, int, str], tuple[ThreadPane, int | None]] = LiveMemo(
     lambda read: {"messages_rev": None if read[1] is None else (read[1],), "leads_rev": (read[0].lead_id,)})
@@ -56,14 +68,15 @@ class BoardState(SessionMixin, rx.State):
 
     @rx.var
     async def columns(self) -> list[ColumnView]:
-        """Re-read whenever a lead or message of this organisation changes (shared counters)."""
+        """Re-read whenever a lead or message of this organisation changes (shared counters), once per view."""
         live = await self.get_state(OrgLive)
         _ = (live.leads_rev, live.messages_rev, self._org_id)
         actor = (await self._tab_actor())
         if actor is None:
             return []
         try:
-            return await asyncio.to_thread(_load_columns, actor, self.cards_per_stage, self._tz)
+            view = board_view(actor, self.cards_per_stage, self._tz)
+            return await BOARDS.read(view, live, partial(_load_columns, actor, self.cards_per_stage, self._tz))
         except DomainError:  # e.g. the organisation was just deleted: the signed-out notice covers the page
             return []
 
