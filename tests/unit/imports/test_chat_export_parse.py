@@ -22,7 +22,7 @@ from pkcrm_app.imports.chat_export import (
 from tests.support.data import SHARED_DATA
 
 EXPORTS = SHARED_DATA / "exports"
-OWN = Path(__file__).resolve().parents[1] / "fixtures" / "chat_exports"
+OWN = Path(__file__).resolve().parents[2] / "fixtures" / "chat_exports"
 needs_shared = pytest.mark.skipif(not EXPORTS.is_dir(), reason=f"shared export fixtures absent at {EXPORTS}")
 
 

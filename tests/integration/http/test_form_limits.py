@@ -20,7 +20,7 @@ from pkcrm_app.settings import get_settings
 from tests.support.data import PASSWORD, make_org
 from tests.support.jobs import running_jobs
 
-ROUTES = Path(__file__).resolve().parents[2] / "pkcrm_app" / "http"
+ROUTES = Path(__file__).resolve().parents[3] / "pkcrm_app" / "http"
 FORM_ROUTES = ["/auth/login", "/auth/mfa/verify", "/auth/mfa/enrol", "/auth/step-up", "/settings/sso/save",
                "/auth/signup", "/auth/signup/confirm", "/auth/invite/accept", "/auth/forgot", "/auth/reset",
                "/auth/password", "/settings/whatsapp/save"]

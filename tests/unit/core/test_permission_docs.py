@@ -4,7 +4,7 @@ from pathlib import Path
 
 from pkcrm_app.core.authz import ROLE_PERMISSIONS, Permission, Role
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+README = Path(__file__).resolve().parents[3] / "README.md"
 
 
 def test_readme_matrix_matches_the_code() -> None:

@@ -31,7 +31,7 @@ from tests.support.smtp import Mailbox, running_mailbox
 
 JSON = {"accept": "application/json"}
 NEW_PASSWORD = "mango lassi at noon"
-UI = Path(__file__).resolve().parents[2] / "pkcrm_app" / "ui"
+UI = Path(__file__).resolve().parents[4] / "pkcrm_app" / "ui"
 
 
 @pytest.fixture

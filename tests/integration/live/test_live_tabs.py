@@ -13,7 +13,7 @@ from pkcrm_app.accounts.identity.tabs import bind_tab, ended_tabs, forget_tabs
 from pkcrm_app.core.authz import Role
 from pkcrm_app.core.db import utcnow
 from pkcrm_app.live import sessions as live_sessions
-from tests.integration.test_sessions import CHROME_LINUX, sign_in
+from tests.integration.accounts.identity.test_sessions import CHROME_LINUX, sign_in
 from tests.support.data import make_org
 
 

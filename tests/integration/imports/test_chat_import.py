@@ -40,7 +40,7 @@ from pkcrm_app.storage.store import blob_store
 from tests.support.data import PASSWORD, SHARED_DATA, OrgFixture, make_org
 from tests.support.jobs import running_jobs
 
-OWN = Path(__file__).resolve().parents[1] / "fixtures" / "chat_exports"
+OWN = Path(__file__).resolve().parents[2] / "fixtures" / "chat_exports"
 PHONE = "+49 151 2345678"
 WA_ID = "491512345678"
 
