@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
 from pkcrm_app.accounts.identity.models import Membership, MfaFactor, Organisation, User
-from pkcrm_app.accounts.organisations.members import change_role, set_member_active
+from pkcrm_app.accounts.organisations.members import Member, change_role, set_member_active
 from pkcrm_app.accounts.organisations.reach import member_reach
 from pkcrm_app.accounts.organisations.review_models import AccessReview, AccessReviewItem, ReviewDecision
 from pkcrm_app.audit.service import record
@@ -26,14 +26,9 @@ from pkcrm_app.core.events import ReviewsChanged, emit_on_commit
 
 
 @dataclass(frozen=True)
-class ReviewItem:
-    user_id: int
-    name: str
-    email: str
-    role: Role
-    active: bool
-    last_login_at: datetime | None
-    mfa_enabled: bool
+class ReviewItem(Member):
+    """A member as the review saw them, with what they can reach and the reviewer's decision."""
+
     reach: str
     decision: ReviewDecision | None
     new_role: Role | None
