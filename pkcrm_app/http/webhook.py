@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections import defaultdict
 from functools import lru_cache
 
 from starlette.background import BackgroundTask
@@ -15,18 +14,16 @@ from starlette.routing import Route
 
 from pkcrm_app.channels.whatsapp.numbers import NumberDirectory, NumberSecrets
 from pkcrm_app.channels.whatsapp.webhook import (
-    ChangeBatch,
     WebhookFormatError,
     addressees,
     parse_envelope,
     signature_matches,
 )
 from pkcrm_app.core.db import get_database
+from pkcrm_app.flows.webhook_delivery import deliver
 from pkcrm_app.http.deps import client_ip
 from pkcrm_app.http.routing import get, post
-from pkcrm_app.inbox.inbound import ingest
 from pkcrm_app.inbox.media.downloads import download_now
-from pkcrm_app.inbox.outbox.receipts import reconcile as reconcile_receipts
 from pkcrm_app.settings import get_settings
 
 log = logging.getLogger("pkcrm.webhook")
@@ -50,7 +47,8 @@ async def verify_webhook(request: Request) -> Response:
 
 
 async def receive_webhook(request: Request) -> Response:
-    """Check size and signature, parse, route each change to the organisation owning its number."""
+    """Check size and signature, parse, and hand the delivery to its flow (each change to the organisation owning
+    its number)."""
     limit = get_settings().webhook_max_bytes
     declared = request.headers.get("content-length", "0")
     if not declared.isdigit() or int(declared) > limit:
@@ -102,30 +100,17 @@ async def receive_webhook(request: Request) -> Response:
     if not signature_matches(body, header, secret):
         log.warning("webhook from %s refused: invalid X-Hub-Signature-256", client_ip(request))
         return JSONResponse({"error": "invalid signature"}, status_code=401)
-    batches = parse_envelope(payload)
-    by_org: dict[int, list[ChangeBatch]] = defaultdict(list)
-    for batch in batches:
-        number = numbers.get(batch.phone_number_id)
-        if number is None:
-            continue
-        for reason in batch.skipped:
-            log.warning("webhook item skipped for %s: %s", batch.phone_number_id, reason)
-        by_org[number.org_id].append(batch)
-    if any(batch.statuses for batch in batches):  # receipts naming our outbox keys, before statuses apply
-        def org_of(phone: str) -> int | None:
-            found = numbers.get(phone)
-            return found.org_id if found is not None else None
-        await run_in_threadpool(reconcile_receipts, get_database(), payload, org_of)
-    stored = duplicates = statuses = 0
-    media: list[int] = []
-    for org_id, org_batches in by_org.items():
-        report = await run_in_threadpool(ingest, get_database(), org_id, org_batches)
-        stored, duplicates = stored + report.stored, duplicates + report.duplicates
-        statuses += report.statuses_applied
-        media += report.media_pending
+
+    def org_of(phone: str) -> int | None:
+        found = numbers.get(phone)
+        return found.org_id if found is not None else None
+
+    report = await run_in_threadpool(deliver, get_database(), payload, parse_envelope(payload), org_of)
     # Media files are fetched after the answer has gone (Meta wants a quick 200), with their own retries.
+    media = report.media_pending
     background = BackgroundTask(download_now, get_database(), media) if media else None
-    return JSONResponse({"stored": stored, "duplicates": duplicates, "statuses": statuses}, background=background)
+    return JSONResponse({"stored": report.stored, "duplicates": report.duplicates,
+                         "statuses": report.statuses_applied}, background=background)
 
 
 ROUTES: list[Route] = [

@@ -1,15 +1,14 @@
 """Stores parsed webhook batches: contacts, leads, conversations, messages and status updates.
 
 Set-based: one query per kind of row for the whole delivery, rows touched in a fixed order (senders
-sorted), so concurrent deliveries that share customers cannot deadlock each other, and a lost race
-(the same message or contact stored by another worker meanwhile) is retried as a whole.
+sorted), so concurrent deliveries that share customers cannot deadlock each other; a lost race (the same
+message or contact stored by another worker meanwhile) raises, and the delivery flow
+(flows/webhook_delivery.py) retries the whole transaction.
 """
 
 from __future__ import annotations
 
 import logging
-import random
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,11 +16,10 @@ from sqlalchemy import select
 from sqlalchemy import update as update_rows
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from pkcrm_app.channels.whatsapp.webhook import STATUS_RANK, ChangeBatch, InboundMessage, StatusUpdate
-from pkcrm_app.core.db import Database, utcnow
+from pkcrm_app.core.db import utcnow
 from pkcrm_app.core.events import LeadsChanged, MessagesChanged, emit_on_commit
 from pkcrm_app.crm.models import Contact, Lead
 from pkcrm_app.crm.service import open_leads_for_contacts
@@ -30,7 +28,6 @@ from pkcrm_app.inbox.service import render_text
 
 log = logging.getLogger(__name__)
 PREVIEW_CHARS = 140
-ATTEMPTS = 5
 
 
 @dataclass
@@ -206,7 +203,8 @@ def apply_statuses(db: Session, org_id: int, updates: list[StatusUpdate], report
         report.messages.add(message.id)
 
 
-def _ingest_once(db: Session, org_id: int, batches: list[ChangeBatch]) -> IngestReport:
+def ingest_batches(db: Session, org_id: int, batches: list[ChangeBatch]) -> IngestReport:
+    """Store one organisation's batches in the caller's transaction (flushed, not committed)."""
     report = IngestReport()
     messages = [m for batch in batches for m in batch.messages]
     statuses = [s for batch in batches for s in batch.statuses]
@@ -222,51 +220,3 @@ def _ingest_once(db: Session, org_id: int, batches: list[ChangeBatch]) -> Ingest
     if report.new_leads:  # the cards of known leads follow their conversation's messages event
         emit_on_commit(db, LeadsChanged(org_id=org_id, lead_ids=tuple(report.new_leads)))
     return report
-
-
-def _is_transient(exc: Exception) -> bool:
-    """A lost race: a unique key taken meanwhile, a deadlock, a busy SQLite file."""
-    if isinstance(exc, IntegrityError | LostRace):
-        return True
-    text = f"{type(getattr(exc, 'orig', exc)).__name__} {exc}".lower()
-    return any(s in text for s in ("deadlock", "serializ", "database is locked", "could not obtain lock"))
-
-
-def ingest(database: Database, org_id: int, batches: list[ChangeBatch]) -> IngestReport:
-    """Store the batches of one organisation in one transaction; when that fails for good, store each item
-    on its own, so one bad message never loses the others of its delivery (the bad one is logged)."""
-    try:
-        return _ingest_retrying(database, org_id, batches)
-    except Exception:
-        items = _one_item_batches(batches)
-        if len(items) <= 1:
-            raise
-        log.exception("webhook delivery of %d items failed as a whole; storing them one by one", len(items))
-    report = IngestReport()
-    for item in items:
-        try:
-            report.add(_ingest_retrying(database, org_id, [item]))
-        except Exception:
-            what = item.messages[0].wa_message_id if item.messages else item.statuses[0].wa_message_id
-            log.exception("webhook item %s could not be stored", what)
-            report.failed += 1
-    return report
-
-
-def _one_item_batches(batches: list[ChangeBatch]) -> list[ChangeBatch]:
-    return [ChangeBatch(phone_number_id=b.phone_number_id, messages=[m]) for b in batches for m in b.messages] + [
-        ChangeBatch(phone_number_id=b.phone_number_id, statuses=[s]) for b in batches for s in b.statuses]
-
-
-def _ingest_retrying(database: Database, org_id: int, batches: list[ChangeBatch]) -> IngestReport:
-    """One transaction, retried after a lost race."""
-    for attempt in range(1, ATTEMPTS + 1):
-        try:
-            with database.session() as db:
-                return _ingest_once(db, org_id, batches)
-        except (IntegrityError, OperationalError, LostRace) as exc:
-            if attempt == ATTEMPTS or not _is_transient(exc):
-                raise
-            log.info("webhook delivery raced another (%s); retry %d", type(getattr(exc, "orig", exc)).__name__, attempt)
-            time.sleep(random.uniform(0.01, 0.05) * attempt)
-    raise AssertionError("unreachable")

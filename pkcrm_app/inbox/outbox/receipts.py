@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from pkcrm_app.core.db import Database
 from pkcrm_app.inbox.outbox.models import OutboxItem, OutboxState
 from pkcrm_app.inbox.outbox.sender import mark_sent
 
@@ -41,27 +40,22 @@ def receipts_in(payload: Any) -> dict[str, dict[str, str]]:
     return found
 
 
-def reconcile(database: Database, payload: Any, org_of: Callable[[str], int | None]) -> int:
-    """Mark each outbox row named by a receipt as sent with the receipt's wamid; returns rows changed."""
-    receipts = receipts_in(payload)
+def reconcile(db: Session, org_id: int, by_key: dict[str, str]) -> int:
+    """Mark each of the organisation's outbox rows named by a receipt (key -> wamid) as sent with the receipt's
+    wamid; returns the rows changed."""
     changed = 0
-    for phone, by_key in receipts.items():
-        org_id = org_of(phone)
-        if org_id is None:
+    items = db.scalars(select(OutboxItem).where(OutboxItem.org_id == org_id,
+                                                OutboxItem.idempotency_key.in_(sorted(by_key)))
+                       .order_by(OutboxItem.id))
+    for item in items:
+        wamid = by_key[item.idempotency_key]
+        if item.state == OutboxState.SENT:
+            if item.wa_message_id and item.wa_message_id != wamid:
+                log.error("outbox item %s has a second wamid %s: it was delivered twice", item.id, wamid)
+                item.last_error = f"WhatsApp reports a second copy ({wamid}): the customer got it twice"
             continue
-        with database.session() as db:
-            items = db.scalars(select(OutboxItem).where(OutboxItem.org_id == org_id,
-                                                        OutboxItem.idempotency_key.in_(sorted(by_key)))
-                               .order_by(OutboxItem.id))
-            for item in items:
-                wamid = by_key[item.idempotency_key]
-                if item.state == OutboxState.SENT:
-                    if item.wa_message_id and item.wa_message_id != wamid:
-                        log.error("outbox item %s has a second wamid %s: it was delivered twice", item.id, wamid)
-                        item.last_error = f"WhatsApp reports a second copy ({wamid}): the customer got it twice"
-                    continue
-                if item.state == OutboxState.FAILED:
-                    continue
-                mark_sent(db, item, wamid)
-                changed += 1
+        if item.state == OutboxState.FAILED:
+            continue
+        mark_sent(db, item, wamid)
+        changed += 1
     return changed

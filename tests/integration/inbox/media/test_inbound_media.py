@@ -23,9 +23,9 @@ from pkcrm_app.channels.whatsapp.models import WhatsAppNumber
 from pkcrm_app.channels.whatsapp.webhook import parse_envelope, sign
 from pkcrm_app.core.authz import Role
 from pkcrm_app.crm.models import Lead
+from pkcrm_app.flows.webhook_delivery import ingest
 from pkcrm_app.http import build_api
 from pkcrm_app.http.webhook import number_directory
-from pkcrm_app.inbox.inbound import ingest
 from pkcrm_app.inbox.media.downloads import MEDIA, download_now, media_key
 from pkcrm_app.inbox.models import MediaState, Message, MessageMedia
 from pkcrm_app.inbox.service import lead_thread

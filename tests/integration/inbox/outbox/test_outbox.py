@@ -15,8 +15,8 @@ from pkcrm_app.channels.whatsapp.models import WhatsAppNumber
 from pkcrm_app.core.db import utcnow
 from pkcrm_app.core.errors import InvalidInput, NotFound
 from pkcrm_app.dev.cloud_simulator.webhooks import status_envelope
+from pkcrm_app.flows.webhook_delivery import reconcile_receipts
 from pkcrm_app.inbox.models import Message, MessageStatus
-from pkcrm_app.inbox.outbox import receipts
 from pkcrm_app.inbox.outbox import service as outbox
 from pkcrm_app.inbox.outbox.models import OutboxItem, OutboxState
 from pkcrm_app.inbox.outbox.sender import RateLimiter, Sender
@@ -176,7 +176,7 @@ def test_a_timed_out_send_is_confirmed_by_its_receipt_not_sent_again(database, s
         number = state.numbers[shop.org.phone_number_id]
         receipt = status_envelope(number, wamid=state.messages[0]["wamid"], status="sent", recipient="x",
                                   key=item.idempotency_key)
-        assert receipts.reconcile(database, receipt, lambda _p: shop.org.org_id) == 1
+        assert reconcile_receipts(database, receipt, lambda _p: shop.org.org_id) == 1
         quick.recover(now=utcnow() + timedelta(days=1))  # far past the reconcile window
         drain(database, url)
     [item] = items(database)

@@ -21,9 +21,9 @@ from pkcrm_app.core.authz import Actor
 from pkcrm_app.core.db import Database
 from pkcrm_app.core.events import DomainEvent, subscribe, unsubscribe
 from pkcrm_app.crm import service as crm
+from pkcrm_app.flows.webhook_delivery import ingest
 from pkcrm_app.inbox import board as board_model
 from pkcrm_app.inbox import service as inbox
-from pkcrm_app.inbox.inbound import ingest
 from pkcrm_app.live.bridge import Changes, merge
 from pkcrm_app.live.state import OrgLive, record_changes
 from pkcrm_app.ui.pages.board import reply_state as reply
