@@ -45,6 +45,7 @@ from pkcrm_app.imports.chat_export import (
 from pkcrm_app.imports.models import ChatImportJob, ImportState
 from pkcrm_app.imports.people import cast_for, proposal_key, propose_members
 from pkcrm_app.imports.rows import ImportRun, message_id, message_row, store_media
+from pkcrm_app.inbox.inbound import note_message
 from pkcrm_app.inbox.models import Conversation, Message
 from pkcrm_app.inbox.service import render_text
 from pkcrm_app.jobs.kinds import JobKind, worker_name
@@ -251,7 +252,7 @@ def _store_batch_once(database: Database, run: ImportRun, batch: list[tuple[str,
             db.add(stored)
             rows.append((stored, message))
             if run.newest is None or stored.sent_at > run.newest[0]:
-                run.newest = (stored.sent_at, render_text(stored)[0][:140])
+                run.newest = (stored.sent_at, render_text(stored)[0])
         db.flush()
         store_media(database, db, run, rows)
         run.imported += len(rows)
@@ -269,9 +270,7 @@ def _summarise(db: Session, run: ImportRun) -> None:
     if run.newest is None:
         return
     when, preview = run.newest
-    conversation = db.get_one(Conversation, run.cast.conversation_id)
-    if conversation.last_message_at is None or when > conversation.last_message_at:
-        conversation.last_message_at, conversation.last_message_preview = when, preview
+    note_message(db.get_one(Conversation, run.cast.conversation_id), at=when, preview=preview, received=False)
 
 
 def _import(database: Database, run: ImportRun) -> None:

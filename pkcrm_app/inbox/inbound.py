@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -49,6 +50,18 @@ class IngestReport:
         self.conversations |= other.conversations
         self.messages |= other.messages
         self.media_pending += other.media_pending
+
+
+def note_message(conversation: Conversation, *, at: datetime, preview: str, received: bool) -> None:
+    """The one writer of a conversation's summary: the newest message's time and preview; a message the customer
+    sent just now over the channel (`received`) also counts as unread and moves the reply window. Outbound
+    messages and imported history pass received=False."""
+    if conversation.last_message_at is None or at >= conversation.last_message_at:
+        conversation.last_message_at, conversation.last_message_preview = at, preview[:PREVIEW_CHARS]
+    if received:
+        if conversation.last_inbound_at is None or at > conversation.last_inbound_at:
+            conversation.last_inbound_at = at
+        conversation.unread_count += 1
 
 
 class LostRace(RuntimeError):
@@ -162,12 +175,7 @@ def store_inbound(db: Session, org_id: int, messages: list[InboundMessage], repo
         stored = _message_row(org_id, conversation.id, message)
         db.add(stored)
         rows.append((stored, message))
-        if conversation.last_message_at is None or message.timestamp >= conversation.last_message_at:
-            conversation.last_message_at = message.timestamp
-            conversation.last_message_preview = render_text(stored)[0][:PREVIEW_CHARS]
-        if conversation.last_inbound_at is None or message.timestamp > conversation.last_inbound_at:
-            conversation.last_inbound_at = message.timestamp
-        conversation.unread_count += 1
+        note_message(conversation, at=message.timestamp, preview=render_text(stored)[0], received=True)
         report.stored += 1
         report.conversations.add(conversation.id)
     _media_rows(db, org_id, rows, numbers or {}, report)

@@ -23,13 +23,13 @@ from pkcrm_app.core.errors import InvalidInput, NotFound
 from pkcrm_app.core.events import MessagesChanged, emit_on_commit
 from pkcrm_app.crm.models import Contact
 from pkcrm_app.crm.service import get_lead
+from pkcrm_app.inbox.inbound import note_message
 from pkcrm_app.inbox.models import Conversation, Direction, Message, MessageStatus
 from pkcrm_app.inbox.outbox import files as outbound_media
 from pkcrm_app.inbox.outbox.models import OutboxItem, OutboxState
 
 WINDOW = timedelta(hours=24)
 TEXT_LIMIT = 4096
-PREVIEW_CHARS = 140
 PENDING_PREFIX = "out:"  # wa_message_id of an outbound message until the Cloud API names it
 
 
@@ -110,8 +110,7 @@ def _enqueue(
     db.add(OutboxItem(org_id=actor.org_id, message_id=message.id, number_id=target.number.id, idempotency_key=key,
                       payload=payload, media_path=media_path, media_type=media_type,
                       state=OutboxState.QUEUED, next_attempt_at=now))
-    target.conversation.last_message_at = now
-    target.conversation.last_message_preview = (body or f"[{kind}]")[:PREVIEW_CHARS]
+    note_message(target.conversation, at=now, preview=body or f"[{kind}]", received=False)
     emit_on_commit(db, MessagesChanged(org_id=actor.org_id, conversation_ids=(target.conversation.id,),
                                        message_ids=(message.id,)))
     return message
