@@ -47,6 +47,9 @@ def create_pg_database() -> str:
     name = f"pkcrm_test_{secrets.token_hex(4)}"
     with psycopg.connect(PG_ADMIN_URL.replace("+psycopg", ""), autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
+        # A test that waits this long for a lock deadlocked itself (say, two sessions of one thread): fail it
+        # with the lock named instead of hanging the whole run.
+        conn.execute(f'ALTER DATABASE "{name}" SET lock_timeout = \'60s\'')
     return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
 
 

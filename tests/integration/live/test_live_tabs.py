@@ -27,6 +27,7 @@ def test_only_tabs_of_ended_sessions_are_cut_off(database) -> None:  # type: ign
         db.commit()
         assert ended_tabs(db) == []
         service.logout(db, ann)
+        db.commit()
         ended = sorted(ended_tabs(db))
         assert ended == sorted([(tabs["ann1"], session_id_for(ann)), (tabs["ann2"], session_id_for(ann))])
         # ann signs in again in her first tab before the cut-off is done: that binding stays.
