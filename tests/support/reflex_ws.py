@@ -102,6 +102,16 @@ class ReflexSocket:
                 break
         return self.received[start:]
 
+    async def shows(self, text: str, *, within: float) -> bool:
+        """Whether `text` arrives (or already did) within `within` seconds."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        while text not in self.text() and loop.time() < deadline and not self.closed:
+            self._arrived.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._arrived.wait(), max(0.0, deadline - loop.time()))
+        return text in self.text()
+
     async def call(self, name: str, payload: dict[str, Any] | None = None, *, path: str = "/board",
                    quiet: float = 0.4) -> list[dict[str, Any]]:
         """Send one event and return every update it (and its chained events) caused."""
