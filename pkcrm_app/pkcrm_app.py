@@ -16,7 +16,7 @@ from pkcrm_app.ui.routes import ROUTES
 
 configure_logging(get_settings().log_level)
 registry.install()
-lock_release.install()  # Reflex 0.10.1 keeps a shared state's lock when a page load is cancelled mid-link
+lock_release.install()  # Reflex 0.10.1 with Redis keeps a lock taken by a cancelled event until it expires
 app = rx.App(api_transformer=[build_api(), with_security_headers, refuse_foreign_client_tokens])
 app.add_middleware(TabGuard(), index=0)  # before every event: the tab must still be its live session
 for route in ROUTES:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import case, or_, select
 from sqlalchemy import update as update_rows
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -52,16 +52,24 @@ class IngestReport:
         self.media_pending += other.media_pending
 
 
-def note_message(conversation: Conversation, *, at: datetime, preview: str, received: bool) -> None:
-    """The one writer of a conversation's summary: the newest message's time and preview; a message the customer
-    sent just now over the channel (`received`) also counts as unread and moves the reply window. Outbound
-    messages and imported history pass received=False."""
-    if conversation.last_message_at is None or at >= conversation.last_message_at:
-        conversation.last_message_at, conversation.last_message_preview = at, preview[:PREVIEW_CHARS]
+def note_messages(db: Session, conversation: Conversation, *, at: datetime, preview: str, received: int = 0) -> None:
+    """The one writer of a conversation's summary, for its newest new message (`at`, `preview`): time and preview
+    unless a newer message is already there; `received` messages the customer sent just now over the channel
+    also count as unread and move the reply window (outbound messages and imported history pass 0).
+
+    Compare-and-set in SQL, never read-modify-write: deliveries stored at the same time (other workers, other
+    threads) cannot put an older message back on top or lose an unread one."""
+    newer = or_(Conversation.last_message_at.is_(None), Conversation.last_message_at <= at)
+    db.execute(update_rows(Conversation).where(Conversation.id == conversation.id, newer)
+               .values(last_message_at=at, last_message_preview=preview[:PREVIEW_CHARS])
+               .execution_options(synchronize_session=False))
     if received:
-        if conversation.last_inbound_at is None or at > conversation.last_inbound_at:
-            conversation.last_inbound_at = at
-        conversation.unread_count += 1
+        window = case((or_(Conversation.last_inbound_at.is_(None), Conversation.last_inbound_at < at), at),
+                      else_=Conversation.last_inbound_at)
+        db.execute(update_rows(Conversation).where(Conversation.id == conversation.id)
+                   .values(unread_count=Conversation.unread_count + received, last_inbound_at=window)
+                   .execution_options(synchronize_session=False))
+    db.expire(conversation, ["last_message_at", "last_message_preview", "last_inbound_at", "unread_count"])
 
 
 class LostRace(RuntimeError):
@@ -170,16 +178,21 @@ def store_inbound(db: Session, org_id: int, messages: list[InboundMessage], repo
     contacts = _contacts(db, org_id, ordered, report)
     conversations = _conversations(db, org_id, [contacts[m.sender_id].id for m in ordered])
     rows = []
+    newest: dict[int, tuple[Conversation, InboundMessage, Message, int]] = {}  # conversation id -> newest, count
     for message in ordered:
         conversation = conversations[contacts[message.sender_id].id]
         stored = _message_row(org_id, conversation.id, message)
         db.add(stored)
         rows.append((stored, message))
-        note_message(conversation, at=message.timestamp, preview=render_text(stored)[0], received=True)
+        count = newest[conversation.id][3] + 1 if conversation.id in newest else 1
+        newest[conversation.id] = (conversation, message, stored, count)  # in time order: the last is the newest
         report.stored += 1
         report.conversations.add(conversation.id)
     _media_rows(db, org_id, rows, numbers or {}, report)
     db.flush()  # message ids, for the live event
+    for conversation_id in sorted(newest):  # rows touched in a fixed order
+        conversation, message, stored, count = newest[conversation_id]
+        note_messages(db, conversation, at=message.timestamp, preview=render_text(stored)[0], received=count)
     report.messages.update(stored.id for stored, _ in rows)
     _record_referrals(db, org_id, contacts, ordered)
 

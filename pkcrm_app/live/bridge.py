@@ -1,4 +1,11 @@
-"""Delivers committed domain events to the organisation's shared state, on any worker.
+"""Delivers committed domain events to the open tabs of their organisation, on every worker.
+
+A committed batch becomes, per organisation, the counters it moves and the ids it moved them for; with Redis
+that goes out on one pub/sub channel, so every worker (and every process committing changes) hears every change,
+else it stays in the process. Each worker then moves the organisation's marks (live/hub.py) and pushes the moved
+counters to each tab it serves for that organisation, all at once, each under that tab's own lock: tabs share
+no state and no lock, a tab's own clicks and page loads reach nobody else, and what the tabs then re-read goes
+through the view cache (one read per distinct view).
 
 Pushes are coalesced per organisation: the first change is pushed at once; changes that arrive while
 a push is under way, or within MIN_INTERVAL of it, are merged into one following push, so a burst of
@@ -13,23 +20,29 @@ sweep does the same for sessions that time out by themselves.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import redis.asyncio as aioredis
 import reflex as rx
 
 from pkcrm_app.accounts.identity.tabs import ended_tabs, forget_tabs
 from pkcrm_app.core import events
 from pkcrm_app.core.db import get_database
 from pkcrm_app.core.events import DomainEvent, Topic
+from pkcrm_app.live import hub
 from pkcrm_app.live import sessions as live_sessions
-from pkcrm_app.live.state import Counter, OrgLive, link_token, record_changes
+from pkcrm_app.live.state import COUNTER_NAMES, Counter, LiveTab
+from pkcrm_app.settings import get_settings
 
 log = logging.getLogger(__name__)
 MIN_INTERVAL = 0.05  # seconds between two pushes to the same organisation
 SWEEP_SECONDS = 30.0  # how often tabs of sessions that timed out by themselves are cut off
+CHANNEL = "pkcrm:live"  # Redis pub/sub: {org_id: {counter: [ids] or null}} per committed batch
 
 CutOff = Callable[[Any, str, str], Awaitable[None]]  # (app, client token, ended session id): sign the tab out
 Changes = dict[Counter, set[int] | None]  # counter -> the ids it moves for (None: ids nobody named)
@@ -54,24 +67,61 @@ _draining: dict[int, asyncio.Task[None]] = {}
 _cut_off: CutOff | None = None
 _sweeping: asyncio.Task[None] | None = None
 _sweep_again = False
+_redis: aioredis.Redis | None = None
+
+
+def _served_here(client_token: str) -> bool:
+    """Whether the tab's socket is connected to this worker (another worker serves it otherwise)."""
+    namespace = getattr(_app, "event_namespace", None)
+    if namespace is None:
+        return False
+    manager = namespace._token_manager
+    record = manager.token_to_socket.get(client_token)
+    return record is not None and record.instance_id == manager.instance_id
+
+
+async def _push(client_token: str, org_id: int, moved: tuple[Counter, ...]) -> None:
+    """Move the tab's own copies of the counters; Reflex recomputes the page vars that read them and sends the
+    tab what changed."""
+    async with _app.modify_state(rx.BaseStateToken(ident=client_token, cls=LiveTab)) as root:
+        tab = await root.get_state(LiveTab)
+        if tab._org_id != org_id:  # cut off, or signed in to another organisation meanwhile
+            hub.leave(client_token, only_from=org_id)
+            return
+        for counter in moved:
+            setattr(tab, counter, getattr(tab, counter) + 1)
 
 
 async def bump(org_id: int, changes: Changes) -> None:
-    """Move the organisation's counters; Reflex fans the change out to every linked tab."""
-    token = rx.BaseStateToken(ident=link_token(org_id), cls=OrgLive)
-    async with _app.modify_state(token) as root:
-        record_changes(await root.get_state(OrgLive), changes)
+    """Move the organisation's marks on this worker and push the moved counters to each tab served here."""
+    hub.marks_of(org_id).record(changes)
+    moved = tuple(counter for counter in COUNTER_NAMES if counter in changes)
+    tokens = []
+    for token in hub.tabs_of(org_id):
+        if _served_here(token):
+            tokens.append(token)
+        else:
+            hub.leave(token, only_from=org_id)  # closed, or reconnected to another worker (which serves it now)
+    results = await asyncio.gather(*(_push(token, org_id, moved) for token in tokens), return_exceptions=True)
+    for token, result in zip(tokens, results, strict=True):
+        if isinstance(result, Exception):
+            log.warning("live push to tab %s… failed: %s", token[:8], result.__class__.__name__)
 
 
 def merge(changes: Changes, evt: DomainEvent) -> None:
     """Add an event to the changes waiting for the next push (an event naming no id concerns them all)."""
     ids = set(evt.marks()) or None
     for counter in COUNTERS[evt.topic]:
-        if counter not in changes:
-            changes[counter] = ids
-        else:
-            known = changes[counter]
-            changes[counter] = None if known is None or ids is None else known | ids
+        _add(changes, counter, ids)
+
+
+def _add(changes: Changes, counter: Counter, ids: set[int] | None) -> None:
+    """The counter moves for these ids too (None: for any)."""
+    if counter not in changes:
+        changes[counter] = None if ids is None else set(ids)
+    else:
+        known = changes[counter]
+        changes[counter] = None if known is None or ids is None else known | ids
 
 
 def _ended_tabs() -> list[tuple[str, str]]:
@@ -134,17 +184,68 @@ async def _drain(org_id: int) -> None:
         _draining.pop(org_id, None)
 
 
+def queue(by_org: dict[int, Changes]) -> None:
+    """Merge changes into those waiting per organisation and start a drain where none runs (event loop only)."""
+    for org_id, changes in by_org.items():
+        waiting = _pending.setdefault(org_id, {})
+        for counter, ids in changes.items():
+            _add(waiting, counter, ids)
+        if org_id not in _draining:
+            _draining[org_id] = asyncio.get_running_loop().create_task(_drain(org_id))
+
+
+def changes_by_org(batch: list[DomainEvent]) -> dict[int, Changes]:
+    by_org: dict[int, Changes] = {}
+    for evt in batch:
+        if COUNTERS[evt.topic]:
+            merge(by_org.setdefault(evt.org_id, {}), evt)
+    return by_org
+
+
 def publish(batch: list[DomainEvent]) -> None:
-    """Queue the batch's changes per organisation and start a drain where none runs (event loop only)."""
+    """Hand the batch's changes to every worker (Redis) or to this one, per organisation (event loop only)."""
     if any(evt.topic is Topic.SESSIONS for evt in batch):
         live_sessions.forget_all()  # before any push of this batch recomputes a tab
         _sweep_soon()
-    for evt in batch:
-        if not COUNTERS[evt.topic]:
-            continue
-        merge(_pending.setdefault(evt.org_id, {}), evt)
-        if evt.org_id not in _draining:
-            _draining[evt.org_id] = asyncio.get_running_loop().create_task(_drain(evt.org_id))
+    by_org = changes_by_org(batch)
+    if not by_org:
+        return
+    if _redis is None:
+        queue(by_org)
+        return
+    wire = json.dumps({str(org): {c: None if ids is None else sorted(ids) for c, ids in changes.items()}
+                       for org, changes in by_org.items()})
+    task = asyncio.ensure_future(_redis.publish(CHANNEL, wire))
+    task.add_done_callback(_log_failure)
+
+
+def _log_failure(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("live change not published: %s", task.exception())
+
+
+def _from_wire(data: bytes | str) -> dict[int, Changes]:
+    raw = json.loads(data)
+    return {int(org): {counter: None if ids is None else {int(i) for i in ids}
+                       for counter, ids in changes.items() if counter in COUNTER_NAMES}
+            for org, changes in raw.items()}
+
+
+async def _listen() -> None:
+    """Every worker hears every committed change on the channel, its own included."""
+    assert _redis is not None
+    while True:
+        try:
+            async with _redis.pubsub() as pubsub:
+                await pubsub.subscribe(CHANNEL)
+                async for message in pubsub.listen():
+                    if message.get("type") == "message":
+                        queue(_from_wire(message["data"]))
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("live channel listener failed; listening again in 1 s")
+            await asyncio.sleep(1.0)
 
 
 def _on_commit(batch: list[DomainEvent]) -> None:
@@ -153,23 +254,27 @@ def _on_commit(batch: list[DomainEvent]) -> None:
         loop.call_soon_threadsafe(publish, batch)
 
 
-class _QuietOrgTokens(logging.Filter):
-    """The organisation's own token has no socket by design; Reflex warns about it on every push."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "disconnected client 'org-" not in record.getMessage()
-
-
 def install(app: Any, cut_off: CutOff) -> None:
-    """Route domain events of this process to the app's shared states; `cut_off` signs a tab out."""
+    """Route committed domain events to the open tabs; `cut_off` signs a tab out."""
     global _app, _cut_off
     _app, _cut_off = app, cut_off
-    logging.getLogger("reflex.app").addFilter(_QuietOrgTokens())
 
     async def bind_loop() -> None:
-        global _loop
+        global _loop, _redis
         _loop = asyncio.get_running_loop()
+        redis_url = get_settings().redis_url
+        if redis_url:
+            _redis = aioredis.from_url(redis_url)
+            listener = _loop.create_task(_listen())
         events.subscribe(_on_commit)
+        try:
+            await asyncio.Event().wait()  # the app's lifetime
+        finally:
+            events.unsubscribe(_on_commit)
+            if redis_url:
+                listener.cancel()
+                with contextlib.suppress(BaseException):
+                    await listener
 
     async def sweep_forever() -> None:
         while True:

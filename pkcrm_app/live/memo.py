@@ -1,8 +1,9 @@
-"""A process-level memo of what tabs show, kept while the live marks say nothing it depends on changed.
+"""A worker-level cache of what tabs show, kept while the organisation's marks say nothing it depends on changed.
 
-A push recomputes every linked tab's vars; a tab whose view no change concerns (a message for another
-conversation than the open one) gets it from here instead of the database. Entries are per view key (who,
-which lead, which page), so tabs of the same view share one read; another worker simply reads once itself.
+A push recomputes the vars of every tab it reaches; tabs showing the same view (same organisation and
+visibility, page and filters) get one read between them, and a tab whose view no change concerns (a message for
+another conversation than the open one) gets its last read. Reads of one key in flight are shared, so a hundred
+tabs recomputed at once cost one query. Another worker simply reads once itself.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from collections.abc import Callable, Collection, Hashable, Mapping
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from pkcrm_app.live.state import COUNTER_NAMES, Counter, OrgLive, changed_since
+from pkcrm_app.live.hub import OrgMarks
+from pkcrm_app.live.state import Counter
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -34,25 +36,42 @@ class LiveMemo(Generic[K, V]):
     """Views by key, each with the counters and ids it watches; bounded (least recently used go first)."""
 
     def __init__(self, watches: Callable[[V], Watches], *, size: int = 512, max_age: float = 300.0) -> None:
-        """`watches` names what a read value depends on. `max_age` bounds what no event names ('today' in a time)
-        and is shorter than a shared state lives unused, so a state that expired and counts again from 0 cannot
-        pass an older entry off as fresh."""
+        """`watches` names what a read value depends on; `max_age` bounds what no event names ('today' in a
+        time)."""
         self._watches, self._size, self._max_age = watches, size, max_age
         self._entries: OrderedDict[K, _Entry[V]] = OrderedDict()
+        self._reading: dict[K, tuple[dict[Counter, int], asyncio.Future[V]]] = {}
 
-    def _fresh(self, entry: _Entry[V], live: OrgLive) -> bool:
+    def _fresh(self, entry: _Entry[V], marks: OrgMarks) -> bool:
         if time.monotonic() - entry.read_at > self._max_age:
             return False
-        return not any(changed_since(live, counter, entry.revs[counter], ids) for counter, ids in entry.watches.items())
+        return not any(marks.changed_since(counter, entry.revs[counter], ids) for counter, ids in entry.watches.items())
 
-    async def read(self, key: K, live: OrgLive, load: Callable[[], V]) -> V:
-        """The memoised view while still fresh for `live`, else `load()` run in a thread (errors are not kept)."""
+    async def read(self, key: K, marks: OrgMarks, load: Callable[[], V]) -> V:
+        """The cached view while still fresh for `marks`, else `load()` run in a thread (errors are not kept)."""
         entry = self._entries.get(key)
-        if entry is not None and self._fresh(entry, live):
+        if entry is not None and self._fresh(entry, marks):
             self._entries.move_to_end(key)
             return entry.value
-        revs: dict[Counter, int] = {counter: getattr(live, counter) for counter in COUNTER_NAMES}
-        value = await asyncio.to_thread(load)
+        revs = dict(marks.revs)
+        reading = self._reading.get(key)
+        if reading is not None and reading[0] == revs:
+            return await asyncio.shield(reading[1])  # the same read, started by another tab
+        future: asyncio.Future[V] = asyncio.get_running_loop().create_future()
+        self._reading[key] = (revs, future)
+        try:
+            value = await asyncio.to_thread(load)
+        except asyncio.CancelledError:
+            future.cancel()
+            raise
+        except Exception as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: tabs that shared it raise it themselves
+            raise
+        finally:
+            if self._reading.get(key, (None, None))[1] is future:
+                del self._reading[key]
+        future.set_result(value)
         self._entries[key] = _Entry(value, revs, self._watches(value), time.monotonic())
         self._entries.move_to_end(key)
         while len(self._entries) > self._size:
@@ -61,3 +80,4 @@ class LiveMemo(Generic[K, V]):
 
     def clear(self) -> None:
         self._entries.clear()
+        self._reading.clear()

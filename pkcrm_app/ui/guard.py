@@ -5,7 +5,7 @@ connection's boot event, which sends the whole state) included. A page state rem
 to (`SessionMixin._session_key`); the guard compares it with the session behind the cookie this socket
 connected with, and with the session's life. A mismatch (logged out, revoked, expired, another person's
 cookie, or no cookie at all on a socket that reuses the tab's client token) resets every signed-in page
-state of the tab, unlinks it from the organisation's live channel and sends it to the sign-in page, so the
+state of the tab, takes it off the organisation's live channel and sends it to the sign-in page, so the
 socket gets nothing of what the tab showed.
 """
 
@@ -21,8 +21,9 @@ from reflex.middleware.middleware import Middleware
 from reflex.state import BaseState, StateUpdate
 
 from pkcrm_app.accounts.identity.models import session_id_for
+from pkcrm_app.live import hub
 from pkcrm_app.live import sessions as live_sessions
-from pkcrm_app.live.state import OrgLive
+from pkcrm_app.live.state import LiveTab, mark_all_moved
 from pkcrm_app.live.tokens import is_client_token
 from pkcrm_app.ui.session import SessionMixin, cookie_token
 
@@ -76,7 +77,7 @@ async def _pages_to_check(root: BaseState, event: Event, *, everything: bool) ->
 
 
 async def cut_off(root: Any, *, notice: bool, pages: list[Any] | None = None, only_session: str = "") -> None:
-    """Forget who the tab was signed in as and unlink it from its organisation's live channel.
+    """Forget who the tab was signed in as and take it off its organisation's live channel.
 
     With `only_session`, only page states bound to that (ended) session are reset, and the tab stays linked
     when another page of it is already bound to a newer session (signed in again meanwhile)."""
@@ -89,16 +90,17 @@ async def cut_off(root: Any, *, notice: bool, pages: list[Any] | None = None, on
         elif page._session_key or page._org_id or page.role:
             page.reset()
             page.signed_out = notice
-    if not still_signed_in and OrgLive.get_full_name() in (root._reflex_internal_links or {}):
-        live: Any = await root.get_state(OrgLive)
-        await live._unlink()
+    if not still_signed_in:
+        live: Any = await root.get_state(LiveTab)
+        live._org_id = 0
+        hub.leave(root.router.session.client_token)
 
 
 async def cut_off_tab(app: Any, client_token: str, session_id: str) -> None:
     """The live bridge's way to sign out one tab whose session ended (no event of the tab is running)."""
     if not is_client_token(client_token):
         return
-    async with app.modify_state(rx.BaseStateToken(ident=client_token, cls=OrgLive)) as root:
+    async with app.modify_state(rx.BaseStateToken(ident=client_token, cls=LiveTab)) as root:
         await cut_off(root, notice=True, only_session=session_id)
 
 
@@ -121,6 +123,8 @@ class TabGuard(Middleware):
             return None
         cookie_key = session_id_for(cookie_token(state.router.headers.cookie))
         if bound == {cookie_key} and await live_sessions.alive(cookie_key):
+            if hydrating:  # a tab back after missing pushes: its page data are read afresh in this one delta
+                mark_all_moved(await state.get_state(LiveTab))
             return None
         log.info("tab %s… cut off: its session ended or this connection carries another cookie", client_token[:8])
         await cut_off(state, notice=False, pages=pages)

@@ -22,8 +22,9 @@ from pkcrm_app.audit.service import acting_from
 from pkcrm_app.core.authz import ROLE_PERMISSIONS, Actor, Permission, Role
 from pkcrm_app.core.db import get_database
 from pkcrm_app.core.errors import DomainError, StepUpRequired
+from pkcrm_app.live import hub
 from pkcrm_app.live import sessions as live_sessions
-from pkcrm_app.live.state import OrgLive, link_token
+from pkcrm_app.live.state import LiveTab
 from pkcrm_app.live.tokens import is_client_token
 from pkcrm_app.ui import badges
 from pkcrm_app.ui.browser import post_code_script
@@ -76,14 +77,14 @@ class SessionMixin(rx.State, mixin=True):
     @rx.var
     async def open_alerts(self) -> int:
         """Unacknowledged security alerts on the admins' bell, re-read whenever one is raised or acknowledged."""
-        live = await self.get_state(OrgLive)
+        live = await self.get_state(LiveTab)
         _ = (live.alerts_rev, self._org_id)
         return await asyncio.to_thread(badges.open_alerts, await self._tab_actor())
 
     @rx.var
     async def review_overdue(self) -> bool:
         """The admins' 'access review overdue' badge, re-read whenever a review moves."""
-        live = await self.get_state(OrgLive)
+        live = await self.get_state(LiveTab)
         _ = (live.alerts_rev, self._org_id)
         return await asyncio.to_thread(badges.review_overdue, await self._tab_actor())
 
@@ -124,8 +125,9 @@ class SessionMixin(rx.State, mixin=True):
         self.user_name, self.org_name, self.role = info.user_name, info.org_name, info.actor.role.value
         self._user_id, self._org_id, self._tz = info.actor.user_id or 0, info.actor.org_id, info.time_zone
         self._session_key, self._role, self.signed_out = session_key, info.actor.role.value, False
-        live = await self.get_state(OrgLive)
-        await live._link_to(link_token(info.actor.org_id))
+        live = await self.get_state(LiveTab)
+        live._org_id = info.actor.org_id
+        hub.join(client_token, info.actor.org_id)  # the organisation comes from the session, never the client
         if needs is not None and not info.actor.can(needs):
             return rx.redirect("/board")
         return None

@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import inspect
+import json
 import os
 import secrets
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -21,7 +23,7 @@ from typing import Any
 import httpx
 import pytest
 import reflex as rx
-from sqlalchemy import select, text, update
+from sqlalchemy import func, select, text, update
 
 import pkcrm_app.pkcrm_app  # noqa: F401  (registers every state of the app)
 from pkcrm_app.accounts.identity.cookies import SESSION_COOKIE
@@ -30,7 +32,7 @@ from pkcrm_app.core.authz import Role
 from pkcrm_app.core.crypto import MasterKeys
 from pkcrm_app.core.db import Database, utcnow
 from pkcrm_app.crm.models import Lead, Stage
-from pkcrm_app.live.state import OrgLive, link_token
+from pkcrm_app.live.state import LiveTab
 from pkcrm_app.ui.pages.board.state import BoardState
 from pkcrm_app.ui.pages.members.state import MembersState
 from pkcrm_app.ui.pages.settings.state import SettingsState
@@ -39,7 +41,7 @@ from tests.conftest import REDIS_TEST_URL, create_pg_database, drop_pg_database,
 from tests.support.app_server import AppServer
 from tests.support.data import PASSWORD, OrgFixture, make_org
 from tests.support.reflex_ws import ReflexSocket, event_name, new_client_token
-from tests.support.webhooks import post_text
+from tests.support.webhooks import change, envelope, post_text, sign, text_message
 
 pytestmark = pytest.mark.e2e
 PORT = 3211
@@ -74,7 +76,7 @@ def private_handlers() -> list[tuple[type[rx.State], str, dict[str, Any]]]:
     """(state, handler, sample payload) for every handler a signed-in tab uses."""
     out = []
     for cls in app_states():
-        if cls.__name__ in PUBLIC or issubclass(cls, OrgLive):
+        if cls.__name__ in PUBLIC or cls is LiveTab:
             continue
         for name, handler in sorted(cls.event_handlers.items()):
             if name in REFLEX_OWN and name != "setvar":
@@ -93,7 +95,7 @@ def test_every_handler_and_var_has_an_entry() -> None:
                         if p not in ARGUMENTS]
         # Computed vars of signed-in pages are covered when their page state is cut off: every one of them
         # must read through the bound session (SessionMixin).
-        if (cls.__name__ not in PUBLIC and not issubclass(cls, OrgLive) and cls.computed_vars
+        if (cls.__name__ not in PUBLIC and cls is not LiveTab and cls.computed_vars
                 and not issubclass(cls, SessionMixin)):
             missing.append(f"{cls.__name__}: computed vars outside a signed-in page state")
     assert not missing, "handlers without a matrix entry: " + ", ".join(missing)
@@ -424,16 +426,16 @@ def test_leaving_a_page_while_it_loads_freezes_neither_the_tab_nor_its_organisat
 
 
 def test_the_live_channel_cannot_be_joined_from_outside(world: World) -> None:
-    """An organisation's shared-state token is unguessable, and no socket may connect under a non-UUID token."""
+    """The organisation's channel has no token to connect under (the server joins a tab to it by its session), and
+    no socket may connect under a token that is not a tab's own v4 UUID."""
     async def scenario() -> None:
-        assert link_token(world.acme.org_id) != f"org-{world.acme.org_id}"
-        for token in (f"org-{world.acme.org_id}", link_token(world.acme.org_id), "not-a-uuid", ""):
+        for token in (f"org-{world.acme.org_id}", f"org-{world.acme.org_id}a", "not-a-uuid", ""):
             with pytest.raises(Exception):  # noqa: B017 (the handshake is refused: websockets raises on 403)
                 sock = await ReflexSocket.open(world.url, client_token=token, origin=world.url)
                 await sock.settle()
                 assert not sock.closed
                 await sock.close()
-        # A signed-in rival running a page's sign-in on its own socket cannot re-link Acme's channel.
+        # A signed-in rival's tab hears nothing of Acme's channel; Acme's tabs still hear it.
         rival = await board_tab(world, world.login(world.globex.users["bob"][1]))
         colleague = await board_tab(world, world.login(world.acme.users["mark"][1]))
         news = f"still live {secrets.token_hex(4)}"
@@ -452,4 +454,115 @@ def test_a_socket_from_another_origin_is_refused(world: World) -> None:
                                            cookie=world.login(world.acme.users["alice"][1]))
             await sock.settle()
             assert not sock.closed
+    run(scenario())
+
+
+# Live fan-out at team size (issue 19) ---------------------------------------------------------------------------
+
+def _delivery(world: World, wa_id: str, name: str, text: str, timestamp: int) -> tuple[bytes, dict[str, str]]:
+    contacts = [{"profile": {"name": name}, "wa_id": wa_id}]
+    message = text_message("wamid." + secrets.token_hex(12), wa_id, text, timestamp)
+    body = json.dumps(envelope(change(world.acme.phone_number_id, contacts=contacts, messages=[message]))).encode()
+    return body, {"content-type": "application/json", "x-hub-signature-256": sign(body, world.acme.app_secret)}
+
+
+def _cards(tab: ReflexSocket) -> dict[str, list[str]]:
+    """Column name -> the card names the tab shows now, top first."""
+    return {column["name"]: [card["contact_name"] for card in column["cards"]]
+            for column in tab.var(BoardState, "columns")}
+
+
+def _thread_texts(tab: ReflexSocket, tag: str) -> list[str]:
+    return [m["text"] for m in tab.var(BoardState, "thread")["messages"] if tag in m["text"]]
+
+
+def test_a_burst_reaches_every_tab_in_order_also_tabs_that_reconnect_meanwhile(world: World) -> None:
+    """20 tabs; 20 webhooks at once (ten messages of one customer whose conversation half the tabs have open, ten
+    new customers) while three tabs drop and reconnect and two are away: every tab ends with every message, in
+    order, with the right counts, and a tab back after missing the pushes catches up in one update."""
+    async def scenario() -> None:
+        tag = secrets.token_hex(3)
+        cookies = [world.login(world.acme.users["mark"][1]), world.login(world.acme.users["alice"][1])]
+        tabs = [await board_tab(world, cookies[i % 2]) for i in range(20)]
+        regular, regular_wa = f"Regular {tag}", f"4477009{secrets.randbelow(10**5):05d}"
+        now = int(time.time()) - 100  # the burst's times lie in the past (future times are taken as arrival times)
+        async with httpx.AsyncClient(base_url=world.url, timeout=60) as client:
+            body, headers = _delivery(world, regular_wa, regular, f"first {tag}", now - 60)
+            assert (await client.post("/webhooks/whatsapp", content=body, headers=headers)).status_code == 200
+            assert await tabs[0].shows(regular, within=10)
+            lead_id = next(card["lead_id"] for column in tabs[0].var(BoardState, "columns")
+                           for card in column["cards"] if card["contact_name"] == regular)
+            for tab in tabs[:10]:
+                await tab.emit(event_name(BoardState, "open_lead"), {"lead_id": lead_id})
+            await asyncio.gather(*(tab.settle(quiet=0.5) for tab in tabs))
+            burst = ([_delivery(world, regular_wa, regular, f"burst {i} {tag}", now + 1 + i) for i in range(10)]
+                     + [_delivery(world, f"4477008{secrets.randbelow(10**5):05d}", f"New {i} {tag}", f"hi {tag}",
+                                  now + i) for i in range(10)])
+
+            async def reconnect(index: int) -> ReflexSocket:
+                await asyncio.sleep(0.02 * index)
+                await tabs[index].connection.close()
+                return await ReflexSocket.open(world.url, cookie=cookies[index % 2], origin=world.url,
+                                               client_token=tabs[index].client_token)
+
+            for away in tabs[18:]:  # these miss the whole burst
+                await away.connection.close()
+            answers, *reopened = await asyncio.gather(
+                asyncio.gather(*(client.post("/webhooks/whatsapp", content=b, headers=h) for b, h in burst)),
+                *(reconnect(i) for i in range(15, 18)))  # these drop and rejoin while it is pushed
+        assert [a.status_code for a in answers] == [200] * 20
+        tabs[15:18] = reopened
+        await asyncio.gather(*(tab.settle(quiet=1.5, limit=60) for tab in tabs[:18]))
+        tabs[18:] = [await ReflexSocket.open(world.url, cookie=cookies[i % 2], origin=world.url,
+                                             client_token=tabs[i].client_token) for i in (18, 19)]
+        await asyncio.gather(*(tab.settle(quiet=1.5, limit=60) for tab in tabs[18:]))
+        with world.database.session() as db:
+            new_stage = db.scalars(select(Stage).where(Stage.org_id == world.acme.org_id)
+                                   .order_by(Stage.position)).first()
+            assert new_stage is not None
+            in_new = db.scalar(select(func.count()).select_from(Lead).where(Lead.stage_id == new_stage.id)) or 0
+        newcomers = [f"New {i} {tag}" for i in reversed(range(10))]  # newest message first
+        for index, tab in enumerate(tabs):
+            shown = _cards(tab)[new_stage.name]
+            ours = [regular, *newcomers]  # the regular's last message is the burst's newest
+            assert [name for name in shown if name in ours] == ours, f"tab {index}"
+            if index % 2 == 0:  # the manager's tabs count every lead of the stage
+                column = next(c for c in tab.var(BoardState, "columns") if c["name"] == new_stage.name)
+                assert column["count"] == in_new, f"tab {index}"
+        for index, tab in enumerate(tabs[:10]):
+            assert _thread_texts(tab, tag) == [f"first {tag}", *(f"burst {i} {tag}" for i in range(10))], index
+        for tab in tabs[18:]:  # back after missing it: the first update with the board has the whole burst
+            first = next(u for u in tab.received if BoardState.get_full_name() in json.dumps(u.get("delta") or {}))
+            assert all(name in json.dumps(first) for name in newcomers)
+        await asyncio.gather(*(tab.close() for tab in tabs))
+
+    run(scenario())
+
+
+def test_opening_reloading_and_a_tabs_own_clicks_reach_no_other_tab(world: World) -> None:
+    """Joining, reloading, show more, load earlier, opening and closing a lead already read: private to the tab."""
+    async def scenario() -> None:
+        cookie = world.login(world.acme.users["mark"][1])
+        watcher, actor = await board_tab(world, cookie), await board_tab(world, cookie)
+        lead_id = next(card["lead_id"] for column in watcher.var(BoardState, "columns") for card in column["cards"]
+                       if card["contact_name"] == world.acme_contact)
+        await actor.call(event_name(BoardState, "open_lead"), {"lead_id": lead_id})  # read once: no badge left
+        await actor.call(event_name(BoardState, "close_lead"))
+        await watcher.settle(quiet=1.0)
+        seen = len(watcher.received)
+        newcomer = await board_tab(world, cookie)
+        for name, payload in (("show_more_cards", {}), ("open_lead", {"lead_id": lead_id}), ("load_earlier", {}),
+                              ("close_lead", {})):
+            answer = await actor.call(event_name(BoardState, name), payload)
+            assert answer, f"{name} answered its own tab"
+        await actor.close()
+        reloaded = await board_tab(world, cookie, client_token=actor.client_token)
+        await watcher.settle(quiet=1.0)
+        assert watcher.received[seen:] == [], "another tab's own page loads and clicks reached this one"
+        news = f"still live {secrets.token_hex(4)}"
+        await customer_writes(world, news, seen_by=watcher)
+        assert news in watcher.text()
+        for sock in (watcher, newcomer, reloaded):
+            await sock.close()
+
     run(scenario())

@@ -12,7 +12,7 @@ from pkcrm_app.core import events
 from pkcrm_app.core.events import EVENT_TYPES, MessagesChanged, SessionsEnded, Topic
 from pkcrm_app.live import marks
 from pkcrm_app.live.bridge import COUNTERS, Changes, merge
-from pkcrm_app.live.state import COUNTER_NAMES, OrgLive
+from pkcrm_app.live.state import COUNTER_NAMES, LiveTab
 
 PACKAGE = Path(events.__file__).resolve().parents[1]
 EVENT_CLASSES = {cls.__name__: cls for cls in EVENT_TYPES}
@@ -49,7 +49,7 @@ def test_every_emitted_topic_is_mapped_and_every_mapped_topic_is_emitted() -> No
 def test_each_topic_has_one_event_type_and_the_table_names_real_counters() -> None:
     assert sorted(cls.topic for cls in EVENT_TYPES) == sorted(Topic)
     assert set(COUNTERS) == set(Topic)
-    fields = OrgLive.get_fields()
+    fields = LiveTab.get_fields()
     assert all(counter in fields for counter in COUNTER_NAMES)
     assert {counter for counters in COUNTERS.values() for counter in counters} == set(COUNTER_NAMES)
 

@@ -12,7 +12,7 @@ from pkcrm_app.accounts.identity.models import Organisation
 from pkcrm_app.accounts.security import alerts
 from pkcrm_app.core.authz import Actor
 from pkcrm_app.core.db import get_database
-from pkcrm_app.live.state import OrgLive
+from pkcrm_app.live.state import LiveTab
 from pkcrm_app.ui.badges import sees_alerts
 from pkcrm_app.ui.format import day_and_time
 from pkcrm_app.ui.session import ActionPageMixin
@@ -58,7 +58,7 @@ class AlertsState(ActionPageMixin, rx.State):
     @rx.var
     async def pane(self) -> AlertsPane:
         """Re-read whenever an alert of the organisation is raised or acknowledged (live counter)."""
-        live = await self.get_state(OrgLive)
+        live = await self.get_state(LiveTab)
         _ = (live.alerts_rev, self.loads, self.page, self._org_id)
         actor = (await self._tab_actor())
         if not sees_alerts(actor) or actor is None:

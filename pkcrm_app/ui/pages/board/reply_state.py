@@ -16,8 +16,9 @@ from pkcrm_app.core.authz import Actor
 from pkcrm_app.core.db import get_database, utcnow
 from pkcrm_app.core.errors import DomainError
 from pkcrm_app.inbox.outbox import service as outbox
+from pkcrm_app.live import hub
 from pkcrm_app.live.memo import LiveMemo
-from pkcrm_app.live.state import OrgLive
+from pkcrm_app.live.state import LiveTab
 from pkcrm_app.ui.browser import upload_script
 from pkcrm_app.ui.format import duration
 from pkcrm_app.ui.pages.board.state import BoardState
@@ -77,15 +78,15 @@ class ReplyState(BoardState):
     @rx.var
     async def composer(self) -> Composer:
         """Recomputed on every message or template change; each part is read again only when it is concerned."""
-        live = await self.get_state(OrgLive)
+        live = await self.get_state(LiveTab)
         _ = (live.messages_rev, live.templates_rev, self.selected_lead_id)
         actor = (await self._tab_actor())
         if actor is None or not self.selected_lead_id:
             return Composer()
         lead_id = self.selected_lead_id
         try:
-            window = await WINDOWS.read((actor, lead_id), live, partial(_window, actor, lead_id))
-            options = await TEMPLATE_OPTIONS.read(actor, live, partial(_template_options, actor))
+            window = await WINDOWS.read((actor, lead_id), hub.marks_of(actor.org_id), partial(_window, actor, lead_id))
+            options = await TEMPLATE_OPTIONS.read(actor, hub.marks_of(actor.org_id), partial(_template_options, actor))
         except DomainError:
             return Composer()
         return _composer(window, options)

@@ -13,8 +13,9 @@ from pkcrm_app.core.errors import DomainError
 from pkcrm_app.crm import service as crm
 from pkcrm_app.inbox import board as board_model
 from pkcrm_app.inbox import service as inbox
+from pkcrm_app.live import hub
 from pkcrm_app.live.memo import LiveMemo
-from pkcrm_app.live.state import OrgLive
+from pkcrm_app.live.state import LiveTab
 from pkcrm_app.ui.pages.board.views import ColumnView, ThreadPane, column_views, thread_pane
 from pkcrm_app.ui.session import SessionMixin
 
@@ -69,28 +70,29 @@ class BoardState(SessionMixin, rx.State):
     @rx.var
     async def columns(self) -> list[ColumnView]:
         """Re-read whenever a lead or message of this organisation changes (shared counters), once per view."""
-        live = await self.get_state(OrgLive)
+        live = await self.get_state(LiveTab)
         _ = (live.leads_rev, live.messages_rev, self._org_id)
         actor = (await self._tab_actor())
         if actor is None:
             return []
         try:
             view = board_view(actor, self.cards_per_stage, self._tz)
-            return await BOARDS.read(view, live, partial(_load_columns, actor, self.cards_per_stage, self._tz))
+            load = partial(_load_columns, actor, self.cards_per_stage, self._tz)
+            return await BOARDS.read(view, hub.marks_of(actor.org_id), load)
         except DomainError:  # e.g. the organisation was just deleted: the signed-out notice covers the page
             return []
 
     @rx.var
     async def thread(self) -> ThreadPane:
         """Recomputed on every lead or message change; read again only when the change concerns this thread."""
-        live = await self.get_state(OrgLive)
+        live = await self.get_state(LiveTab)
         _ = (live.leads_rev, live.messages_rev, self._org_id)
         actor = (await self._tab_actor())
         if actor is None or not self.selected_lead_id:
             return ThreadPane()
         view = (actor, self.selected_lead_id, self.thread_limit, self._tz)
         try:
-            return (await THREADS.read(view, live, partial(_load_thread, *view)))[0]
+            return (await THREADS.read(view, hub.marks_of(actor.org_id), partial(_load_thread, *view)))[0]
         except DomainError:
             return ThreadPane()
 

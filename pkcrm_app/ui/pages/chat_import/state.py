@@ -19,7 +19,7 @@ from pkcrm_app.imports.importer import (
 )
 from pkcrm_app.imports.models import ImportState
 from pkcrm_app.imports.people import proposal_key
-from pkcrm_app.live.state import OrgLive
+from pkcrm_app.live.state import LiveTab
 from pkcrm_app.ui.browser import upload_script
 from pkcrm_app.ui.format import short_time
 from pkcrm_app.ui.session import SessionMixin
@@ -104,7 +104,7 @@ class ChatImportState(SessionMixin, rx.State):
     @rx.var
     async def jobs(self) -> list[JobLine]:
         """Re-read whenever an import of this organisation moves (the shared `imports_rev` counter)."""
-        live = await self.get_state(OrgLive)
+        live = await self.get_state(LiveTab)
         _ = (live.imports_rev, self._org_id)
         actor = (await self._tab_actor())
         if actor is None:

@@ -13,7 +13,7 @@ from pkcrm_app.accounts.organisations import reviews
 from pkcrm_app.accounts.organisations.review_models import ReviewDecision
 from pkcrm_app.core.authz import Actor, Permission
 from pkcrm_app.core.db import get_database
-from pkcrm_app.live.state import OrgLive
+from pkcrm_app.live.state import LiveTab
 from pkcrm_app.ui.format import day, short_time
 from pkcrm_app.ui.session import ActionPageMixin
 
@@ -104,7 +104,7 @@ class ReviewsState(ActionPageMixin, rx.State):
     @rx.var
     async def pane(self) -> ReviewPane:
         """Re-read when this tab acts and whenever any admin of the organisation decides (live counter)."""
-        live = await self.get_state(OrgLive)
+        live = await self.get_state(LiveTab)
         _ = (live.alerts_rev, self.loads, self._org_id)
         actor = (await self._tab_actor())
         if actor is None or not actor.can(Permission.MEMBERS_MANAGE):

@@ -24,8 +24,9 @@ from pkcrm_app.crm import service as crm
 from pkcrm_app.flows.webhook_delivery import ingest
 from pkcrm_app.inbox import board as board_model
 from pkcrm_app.inbox import service as inbox
-from pkcrm_app.live.bridge import Changes, merge
-from pkcrm_app.live.state import OrgLive, record_changes
+from pkcrm_app.live import hub
+from pkcrm_app.live.bridge import changes_by_org
+from pkcrm_app.live.state import Counter, LiveTab
 from pkcrm_app.ui.pages.board import reply_state as reply
 from pkcrm_app.ui.pages.board import state as board
 from pkcrm_app.ui.pages.board.views import ThreadPane
@@ -36,15 +37,15 @@ OPEN, OTHER = "923001110001", "923001110002"
 
 
 class Tab:
-    """What the board's computed vars read from a tab: its selection, its session and the linked shared state."""
+    """What the board's computed vars read from a tab: its selection, its session and its live counters."""
 
-    def __init__(self, live: OrgLive, actor: Actor, lead_id: int) -> None:
+    def __init__(self, live: LiveTab, actor: Actor, lead_id: int) -> None:
         self.live, self.actor = live, actor
         self.selected_lead_id, self.thread_limit, self._tz, self._org_id = lead_id, 50, "UTC", actor.org_id
         self.cards_per_stage = 20
 
-    async def get_state(self, cls: type) -> OrgLive:
-        assert cls is OrgLive
+    async def get_state(self, cls: type) -> LiveTab:
+        assert cls is LiveTab
         return self.live
 
     async def _tab_actor(self) -> Actor:
@@ -52,27 +53,30 @@ class Tab:
 
 
 class Pushes:
-    """Committed events, moved into the shared state the way the bridge's push does."""
+    """Committed events, moved into the worker's marks the way the bridge's push does."""
 
     def __init__(self) -> None:
         root = rx.State(_reflex_internal_init=True)  # type: ignore[call-arg]
-        self.live = root.get_substate(OrgLive.get_full_name().split("."))
+        self.live = root.get_substate(LiveTab.get_full_name().split("."))
         self.batches: list[list[DomainEvent]] = []
 
     def push(self) -> None:
         for batch in self.batches:
-            changes: Changes = {}
-            for evt in batch:
-                merge(changes, evt)
-            if changes:
-                record_changes(self.live, changes)
+            for org_id, changes in changes_by_org(batch).items():
+                hub.marks_of(org_id).record(changes)
+                for counter in changes:
+                    setattr(self.live, counter, getattr(self.live, counter) + 1)
         self.batches.clear()
+
+    def rev(self, org_id: int, counter: Counter) -> int:
+        return hub.marks_of(org_id).revs[counter]
 
 
 @pytest.fixture
 def pushes() -> Iterator[Pushes]:
     for memo in (board.BOARDS, board.THREADS, reply.WINDOWS, reply.TEMPLATE_OPTIONS):
         memo.clear()  # each test has a new database with the same ids
+    hub.forget_all()
     pushes = Pushes()
     subscribe(pushes.batches.append)
     yield pushes
@@ -125,7 +129,7 @@ def test_a_message_for_another_conversation_reads_neither_the_open_thread_nor_th
 
     customer_writes(database, shop, OTHER, "Is the green one back?")
     pushes.push()
-    assert pushes.live.messages_rev == 1
+    assert pushes.rev(shop.org.org_id, "messages_rev") == 1
     assert shown(tab) == (thread, composer)
     assert reads == {"thread": 1, "templates": 1, "board": 0}  # nothing this tab shows changed
 
