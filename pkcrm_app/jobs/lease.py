@@ -3,7 +3,8 @@
 A queue table has `lease_owner` and `lease_until` columns (and usually `attempts`). A row is claimable when its
 kind says it is ready and nobody holds a live lease on it. PostgreSQL picks the rows with FOR UPDATE SKIP LOCKED,
 so several workers share a queue without waiting on each other; SQLite (one writer at a time) claims with one
-conditional UPDATE. Either way the claim is one statement that returns the claimed keys.
+conditional UPDATE, after a read that finds something to claim (an idle queue polled every 0.2 s must not take
+the one write lock webhooks need). Either way the claim is one statement that returns the claimed keys.
 """
 
 from __future__ import annotations
@@ -57,6 +58,10 @@ def claim(database: Database, queue: LeaseQueue, owner: str, *, limit: int, leas
     pick = pick.order_by(*(queue.column(name) for name in queue.order)).limit(limit)
     if database.engine.dialect.name == "postgresql":
         pick = pick.with_for_update(skip_locked=True)
+    else:  # SQLite has one writer: look before taking its write lock, so an idle queue never holds up the others
+        with database.engine.connect() as conn:
+            if conn.execute(pick).first() is None:
+                return []
     values: dict[str, Any] = {"lease_owner": owner, "lease_until": now + lease, **queue.on_claim(now)}
     if queue.counts_attempts:
         values["attempts"] = queue.column("attempts") + 1
