@@ -172,7 +172,7 @@ async def storm(url: str, cookie: str, count: int, servers: list[AppServer]) -> 
     tabs = [tab for tab in opened if isinstance(tab, Tab)]
     board = BoardState.get_full_name()
     for tab in tabs:
-        while not any(board in text and '"columns' in text for _, _, text in tab.arrivals) and (
+        while not any(board in text and ('"columns' in text or '"stages' in text) for _, _, text in tab.arrivals) and (
                 time.monotonic() - started < 600):
             await asyncio.sleep(0.05)
     shown = time.monotonic() - started

@@ -22,12 +22,15 @@ DEFAULT_STAGES: tuple[tuple[str, StageOutcome], ...] = (
     ("Won", StageOutcome.WON),
     ("Lost", StageOutcome.LOST),
 )
+MAX_STAGES = 12  # a board shows at most this many columns (ui/pages/board/state.py has one var per column)
 
 
 def create_pipeline(
     db: Session, *, org_id: int, name: str = "Sales", stages: Sequence[tuple[str, StageOutcome]] = DEFAULT_STAGES
 ) -> Pipeline:
     """A pipeline with its stages; the organisation's first becomes the default."""
+    if not 0 < len(stages) <= MAX_STAGES:
+        raise InvalidInput(f"a pipeline has 1 to {MAX_STAGES} stages")
     has_default = db.scalar(select(Pipeline.id).where(Pipeline.org_id == org_id, Pipeline.is_default.is_(True)))
     pipeline = Pipeline(org_id=org_id, name=name, is_default=has_default is None)
     db.add(pipeline)

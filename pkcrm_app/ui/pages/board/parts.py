@@ -1,11 +1,14 @@
 """The board's parts: kanban columns and lead cards, and the selected lead's conversation pane with its reply
 box (free-form while the 24-hour window is open, templates once it closed)."""
 
+from typing import Any
+
 import reflex as rx
 
+from pkcrm_app.crm.service import MAX_STAGES
 from pkcrm_app.ui.pages.board.reply_state import FILE_FORM, ReplyState, TemplateOption
 from pkcrm_app.ui.pages.board.state import BoardState
-from pkcrm_app.ui.pages.board.views import CardView, ColumnView, MessageRow
+from pkcrm_app.ui.pages.board.views import CardView, MessageRow
 
 ACCEPT = ("image/jpeg,image/png,video/mp4,video/3gpp,audio/aac,audio/amr,audio/mpeg,audio/mp4,audio/ogg,"
           "application/pdf,text/plain,application/msword,application/vnd.ms-excel,application/vnd.ms-powerpoint,"
@@ -17,7 +20,7 @@ ACCEPT = ("image/jpeg,image/png,video/mp4,video/3gpp,audio/aac,audio/amr,audio/m
 def stage_picker(card: CardView) -> rx.Component:
     """A native select: a board renders a hundred of these, so each must be cheap to draw."""
     return rx.el.select(
-        rx.foreach(BoardState.columns, lambda col: rx.el.option(col.name, value=col.stage_id)),
+        rx.foreach(BoardState.stages, lambda col: rx.el.option(col.name, value=col.stage_id)),
         value=card.stage_id,
         on_change=lambda stage_id: BoardState.move_lead(card.lead_id, stage_id),
         aria_label="Move to stage",
@@ -57,7 +60,8 @@ def lead_card(card: CardView) -> rx.Component:
     )
 
 
-def board_column(column: ColumnView) -> rx.Component:
+def board_column(column: Any, cards: Any) -> rx.Component:
+    """One column: `column` is a StageHead var, `cards` its list of CardView (Reflex vars, typed as Any)."""
     return rx.vstack(
         rx.hstack(
             rx.text(column.name, weight="bold", size="2"),
@@ -74,7 +78,7 @@ def board_column(column: ColumnView) -> rx.Component:
                                 "var(--gray-6)"),
         ),
         rx.vstack(
-            rx.foreach(column.cards, lead_card),
+            rx.foreach(cards, lead_card),
             rx.cond(
                 column.hidden > 0,
                 rx.button(f"Show more ({column.hidden} not shown)", variant="ghost", size="1",
@@ -92,7 +96,9 @@ def board_column(column: ColumnView) -> rx.Component:
 
 def board() -> rx.Component:
     return rx.hstack(
-        rx.foreach(BoardState.columns, board_column),
+        *(rx.cond(BoardState.stages.length() > index,
+                  board_column(BoardState.stages[index], getattr(BoardState, f"cards_{index}")))
+          for index in range(MAX_STAGES)),
         spacing="3", padding="16px", overflow_x="auto", height="100%", flex="1", align="start",
         id="board",
     )

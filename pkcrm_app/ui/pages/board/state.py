@@ -16,7 +16,15 @@ from pkcrm_app.inbox import service as inbox
 from pkcrm_app.live import hub
 from pkcrm_app.live.memo import LiveMemo
 from pkcrm_app.live.state import LiveTab
-from pkcrm_app.ui.pages.board.views import ColumnView, ThreadPane, column_views, thread_pane
+from pkcrm_app.ui.pages.board.views import (
+    CardView,
+    ColumnView,
+    StageHead,
+    ThreadPane,
+    column_views,
+    stage_heads,
+    thread_pane,
+)
 from pkcrm_app.ui.session import SessionMixin
 
 CARDS_STEP = 20
@@ -67,9 +75,8 @@ class BoardState(SessionMixin, rx.State):
     thread_limit: int = MESSAGES_STEP
     error: str = ""
 
-    @rx.var
-    async def columns(self) -> list[ColumnView]:
-        """Re-read whenever a lead or message of this organisation changes (shared counters), once per view."""
+    async def _board_columns(self) -> list[ColumnView]:
+        """The tab's board: read once per distinct view and change (the view cache), whichever tabs show it."""
         live = await self.get_state(LiveTab)
         _ = (live.leads_rev, live.messages_rev, self._org_id)
         actor = (await self._tab_actor())
@@ -81,6 +88,66 @@ class BoardState(SessionMixin, rx.State):
             return await BOARDS.read(view, hub.marks_of(actor.org_id), load)
         except DomainError:  # e.g. the organisation was just deleted: the signed-out notice covers the page
             return []
+
+    # The board goes to the browser in parts, each re-sent only when it changed (Reflex compares what it sends of
+    # an uncached var with what the tab has): the column headers, and each column's cards. A new message sends
+    # the cards of its lead's column (and the headers when a count moved), not the board.
+    @rx.var(cache=False)
+    async def stages(self) -> list[StageHead]:
+        """The columns' names, counts and totals."""
+        return stage_heads(await self._board_columns())
+
+    @rx.var(cache=False)
+    async def cards_0(self) -> list[CardView]:
+        return await self._cards_of(0)
+
+    @rx.var(cache=False)
+    async def cards_1(self) -> list[CardView]:
+        return await self._cards_of(1)
+
+    @rx.var(cache=False)
+    async def cards_2(self) -> list[CardView]:
+        return await self._cards_of(2)
+
+    @rx.var(cache=False)
+    async def cards_3(self) -> list[CardView]:
+        return await self._cards_of(3)
+
+    @rx.var(cache=False)
+    async def cards_4(self) -> list[CardView]:
+        return await self._cards_of(4)
+
+    @rx.var(cache=False)
+    async def cards_5(self) -> list[CardView]:
+        return await self._cards_of(5)
+
+    @rx.var(cache=False)
+    async def cards_6(self) -> list[CardView]:
+        return await self._cards_of(6)
+
+    @rx.var(cache=False)
+    async def cards_7(self) -> list[CardView]:
+        return await self._cards_of(7)
+
+    @rx.var(cache=False)
+    async def cards_8(self) -> list[CardView]:
+        return await self._cards_of(8)
+
+    @rx.var(cache=False)
+    async def cards_9(self) -> list[CardView]:
+        return await self._cards_of(9)
+
+    @rx.var(cache=False)
+    async def cards_10(self) -> list[CardView]:
+        return await self._cards_of(10)
+
+    @rx.var(cache=False)
+    async def cards_11(self) -> list[CardView]:
+        return await self._cards_of(11)
+
+    async def _cards_of(self, index: int) -> list[CardView]:
+        columns = await self._board_columns()
+        return columns[index].cards if index < len(columns) else []
 
     @rx.var
     async def thread(self) -> ThreadPane:

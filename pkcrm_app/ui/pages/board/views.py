@@ -42,6 +42,23 @@ class ColumnView:
 
 
 @dataclass
+class StageHead:
+    """A column without its cards: what its header shows."""
+
+    stage_id: str = ""
+    name: str = ""
+    outcome: str = ""
+    count: int = 0
+    total: str = ""
+    hidden: int = 0
+
+
+def stage_heads(columns: list[ColumnView]) -> list[StageHead]:
+    return [StageHead(stage_id=c.stage_id, name=c.name, outcome=c.outcome, count=c.count, total=c.total,
+                      hidden=c.hidden) for c in columns]
+
+
+@dataclass
 class MessageRow:
     message_id: int = 0
     inbound: bool = True
