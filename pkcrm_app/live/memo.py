@@ -56,7 +56,12 @@ class LiveMemo(Generic[K, V]):
         revs = dict(marks.revs)
         reading = self._reading.get(key)
         if reading is not None and reading[0] == revs:
-            return await asyncio.shield(reading[1])  # the same read, started by another tab
+            try:
+                return await asyncio.shield(reading[1])  # the same read, started by another tab
+            except asyncio.CancelledError:
+                if not reading[1].cancelled():
+                    raise  # this tab's own event was cancelled
+                # the tab that started the read went away before it finished: read here instead
         future: asyncio.Future[V] = asyncio.get_running_loop().create_future()
         self._reading[key] = (revs, future)
         try:
