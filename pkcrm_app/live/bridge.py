@@ -1,8 +1,8 @@
 """Delivers committed domain events to the open tabs of their organisation, on every worker.
 
 A committed batch becomes, per organisation, the counters it moves and the ids it moved them for; with Redis
-that goes out on one pub/sub channel, so every worker (and every process committing changes) hears every change,
-else it stays in the process. Each worker then moves the organisation's marks (live/hub.py) and pushes the moved
+that goes out on one pub/sub channel (live/channel.py), so every worker hears every change, else it stays in the
+process. Each worker then moves the organisation's marks (live/hub.py) and pushes the moved
 counters to each tab it serves for that organisation, all at once, each under that tab's own lock: tabs share
 no state and no lock, a tab's own clicks and page loads reach nobody else, and what the tabs then re-read goes
 through the view cache (one read per distinct view).
@@ -21,13 +21,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import redis.asyncio as aioredis
 import reflex as rx
 
 from pkcrm_app.accounts.identity.tabs import ended_tabs, forget_tabs
@@ -36,16 +34,16 @@ from pkcrm_app.core.db import get_database
 from pkcrm_app.core.events import DomainEvent, Topic
 from pkcrm_app.live import hub
 from pkcrm_app.live import sessions as live_sessions
+from pkcrm_app.live.channel import RedisChannel
+from pkcrm_app.live.hub import Changes
 from pkcrm_app.live.state import COUNTER_NAMES, Counter, LiveTab
 from pkcrm_app.settings import get_settings
 
 log = logging.getLogger(__name__)
 MIN_INTERVAL = 0.05  # seconds between two pushes to the same organisation
 SWEEP_SECONDS = 30.0  # how often tabs of sessions that timed out by themselves are cut off
-CHANNEL = "pkcrm:live"  # Redis pub/sub: {org_id: {counter: [ids] or null}} per committed batch
 
 CutOff = Callable[[Any, str, str], Awaitable[None]]  # (app, client token, ended session id): sign the tab out
-Changes = dict[Counter, set[int] | None]  # counter -> the ids it moves for (None: ids nobody named)
 
 # The one table from topics to the counters tabs watch; a test holds it to the topics services emit.
 COUNTERS: dict[Topic, tuple[Counter, ...]] = {
@@ -67,7 +65,7 @@ _draining: dict[int, asyncio.Task[None]] = {}
 _cut_off: CutOff | None = None
 _sweeping: asyncio.Task[None] | None = None
 _sweep_again = False
-_redis: aioredis.Redis | None = None
+_channel: RedisChannel | None = None
 
 
 def _served_here(client_token: str) -> bool:
@@ -210,42 +208,10 @@ def publish(batch: list[DomainEvent]) -> None:
     by_org = changes_by_org(batch)
     if not by_org:
         return
-    if _redis is None:
+    if _channel is None:
         queue(by_org)
-        return
-    wire = json.dumps({str(org): {c: None if ids is None else sorted(ids) for c, ids in changes.items()}
-                       for org, changes in by_org.items()})
-    task = asyncio.ensure_future(_redis.publish(CHANNEL, wire))
-    task.add_done_callback(_log_failure)
-
-
-def _log_failure(task: asyncio.Task[Any]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        log.error("live change not published: %s", task.exception())
-
-
-def _from_wire(data: bytes | str) -> dict[int, Changes]:
-    raw = json.loads(data)
-    return {int(org): {counter: None if ids is None else {int(i) for i in ids}
-                       for counter, ids in changes.items() if counter in COUNTER_NAMES}
-            for org, changes in raw.items()}
-
-
-async def _listen() -> None:
-    """Every worker hears every committed change on the channel, its own included."""
-    assert _redis is not None
-    while True:
-        try:
-            async with _redis.pubsub() as pubsub:
-                await pubsub.subscribe(CHANNEL)
-                async for message in pubsub.listen():
-                    if message.get("type") == "message":
-                        queue(_from_wire(message["data"]))
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("live channel listener failed; listening again in 1 s")
-            await asyncio.sleep(1.0)
+    else:
+        _channel.publish(by_org)
 
 
 def _on_commit(batch: list[DomainEvent]) -> None:
@@ -260,12 +226,12 @@ def install(app: Any, cut_off: CutOff) -> None:
     _app, _cut_off = app, cut_off
 
     async def bind_loop() -> None:
-        global _loop, _redis
+        global _loop, _channel
         _loop = asyncio.get_running_loop()
         redis_url = get_settings().redis_url
         if redis_url:
-            _redis = aioredis.from_url(redis_url)
-            listener = _loop.create_task(_listen())
+            _channel = RedisChannel(redis_url)
+            listener = _loop.create_task(_channel.listen(queue))
         events.subscribe(_on_commit)
         try:
             await asyncio.Event().wait()  # the app's lifetime

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pkcrm_app.live import marks
 from pkcrm_app.live.state import COUNTER_NAMES, Counter
 
+Changes = dict[Counter, set[int] | None]  # counter -> the ids it moves for (None: ids nobody named)
+
 
 @dataclass
 class OrgMarks:

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from pkcrm_app.live import bridge, hub
+from pkcrm_app.live import bridge, channel, hub
 from pkcrm_app.live.state import LiveTab
 
 
@@ -106,4 +106,4 @@ def test_a_tab_joins_one_organisation_at_a_time() -> None:
 
 def test_changes_travel_between_workers_as_plain_json() -> None:
     wire = {"7": {"messages_rev": [3, 4], "leads_rev": None, "not_a_counter": [1]}}
-    assert bridge._from_wire(json.dumps(wire)) == {7: {"messages_rev": {3, 4}, "leads_rev": None}}
+    assert channel.from_wire(json.dumps(wire)) == {7: {"messages_rev": {3, 4}, "leads_rev": None}}
