@@ -45,7 +45,7 @@ from pkcrm_app.imports.chat_export import (
 from pkcrm_app.imports.models import ChatImportJob, ImportState
 from pkcrm_app.imports.people import cast_for, proposal_key, propose_members
 from pkcrm_app.imports.rows import ImportRun, message_id, message_row, store_media
-from pkcrm_app.inbox.inbound import note_messages
+from pkcrm_app.inbox.inbound import NewestMessage, note_messages
 from pkcrm_app.inbox.models import Conversation, Message
 from pkcrm_app.inbox.service import render_text
 from pkcrm_app.jobs.kinds import JobKind, worker_name
@@ -270,7 +270,7 @@ def _summarise(db: Session, run: ImportRun) -> None:
     if run.newest is None:
         return
     when, preview = run.newest
-    note_messages(db, db.get_one(Conversation, run.cast.conversation_id), at=when, preview=preview)
+    note_messages(db, [NewestMessage(db.get_one(Conversation, run.cast.conversation_id), when, preview)])
 
 
 def _import(database: Database, run: ImportRun) -> None:

@@ -9,11 +9,12 @@ message or contact stored by another worker meanwhile) raises, and the delivery 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import case, or_, select
+from sqlalchemy import DateTime, Integer, Table, and_, bindparam, case, or_, select
 from sqlalchemy import update as update_rows
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -52,24 +53,41 @@ class IngestReport:
         self.media_pending += other.media_pending
 
 
-def note_messages(db: Session, conversation: Conversation, *, at: datetime, preview: str, received: int = 0) -> None:
-    """The one writer of a conversation's summary, for its newest new message (`at`, `preview`): time and preview
-    unless a newer message is already there; `received` messages the customer sent just now over the channel
-    also count as unread and move the reply window (outbound messages and imported history pass 0).
+@dataclass(frozen=True)
+class NewestMessage:
+    """A conversation's newest new message, and how many of the new ones the customer sent just now."""
 
-    Compare-and-set in SQL, never read-modify-write: deliveries stored at the same time (other workers, other
-    threads) cannot put an older message back on top or lose an unread one."""
+    conversation: Conversation
+    at: datetime
+    preview: str
+    received: int = 0
+
+
+def note_messages(db: Session, newest: Sequence[NewestMessage]) -> None:
+    """The one writer of conversations' summaries: time and preview of the newest message unless a newer one is
+    already there; messages the customer sent just now over the channel (`received`) also count as unread and
+    move the reply window (outbound messages and imported history pass 0).
+
+    Compare-and-set in SQL, one statement for all the conversations, never read-modify-write: deliveries stored
+    at the same time (other workers, other threads) cannot put an older message back on top or lose an unread
+    one. Rows are touched in id order."""
+    if not newest:
+        return
+    at, preview, received = bindparam("at", type_=DateTime()), bindparam(
+        "preview", type_=Conversation.last_message_preview.type), bindparam("received", type_=Integer())
     newer = or_(Conversation.last_message_at.is_(None), Conversation.last_message_at <= at)
-    db.execute(update_rows(Conversation).where(Conversation.id == conversation.id, newer)
-               .values(last_message_at=at, last_message_preview=preview[:PREVIEW_CHARS])
-               .execution_options(synchronize_session=False))
-    if received:
-        window = case((or_(Conversation.last_inbound_at.is_(None), Conversation.last_inbound_at < at), at),
-                      else_=Conversation.last_inbound_at)
-        db.execute(update_rows(Conversation).where(Conversation.id == conversation.id)
-                   .values(unread_count=Conversation.unread_count + received, last_inbound_at=window)
-                   .execution_options(synchronize_session=False))
-    db.expire(conversation, ["last_message_at", "last_message_preview", "last_inbound_at", "unread_count"])
+    db.execute(
+        update_rows(cast(Table, Conversation.__table__)).where(Conversation.id == bindparam("conversation"))
+        .values(last_message_at=case((newer, at), else_=Conversation.last_message_at),
+                last_message_preview=case((newer, preview), else_=Conversation.last_message_preview),
+                unread_count=Conversation.unread_count + received,
+                last_inbound_at=case((and_(received > 0, or_(Conversation.last_inbound_at.is_(None),
+                                                              Conversation.last_inbound_at < at)), at),
+                                     else_=Conversation.last_inbound_at)),
+        [{"conversation": n.conversation.id, "at": n.at, "preview": n.preview[:PREVIEW_CHARS], "received": n.received}
+         for n in sorted(newest, key=lambda n: n.conversation.id)])
+    for n in newest:
+        db.expire(n.conversation, ["last_message_at", "last_message_preview", "last_inbound_at", "unread_count"])
 
 
 class LostRace(RuntimeError):
@@ -190,9 +208,8 @@ def store_inbound(db: Session, org_id: int, messages: list[InboundMessage], repo
         report.conversations.add(conversation.id)
     _media_rows(db, org_id, rows, numbers or {}, report)
     db.flush()  # message ids, for the live event
-    for conversation_id in sorted(newest):  # rows touched in a fixed order
-        conversation, message, stored, count = newest[conversation_id]
-        note_messages(db, conversation, at=message.timestamp, preview=render_text(stored)[0], received=count)
+    note_messages(db, [NewestMessage(conversation, message.timestamp, render_text(stored)[0], count)
+                       for conversation, message, stored, count in newest.values()])
     report.messages.update(stored.id for stored, _ in rows)
     _record_referrals(db, org_id, contacts, ordered)
 

@@ -23,7 +23,7 @@ from pkcrm_app.core.errors import InvalidInput, NotFound
 from pkcrm_app.core.events import MessagesChanged, emit_on_commit
 from pkcrm_app.crm.models import Contact
 from pkcrm_app.crm.service import get_lead
-from pkcrm_app.inbox.inbound import note_messages
+from pkcrm_app.inbox.inbound import NewestMessage, note_messages
 from pkcrm_app.inbox.models import Conversation, Direction, Message, MessageStatus
 from pkcrm_app.inbox.outbox import files as outbound_media
 from pkcrm_app.inbox.outbox.models import OutboxItem, OutboxState
@@ -110,7 +110,7 @@ def _enqueue(
     db.add(OutboxItem(org_id=actor.org_id, message_id=message.id, number_id=target.number.id, idempotency_key=key,
                       payload=payload, media_path=media_path, media_type=media_type,
                       state=OutboxState.QUEUED, next_attempt_at=now))
-    note_messages(db, target.conversation, at=now, preview=body or f"[{kind}]")
+    note_messages(db, [NewestMessage(target.conversation, now, body or f"[{kind}]")])
     emit_on_commit(db, MessagesChanged(org_id=actor.org_id, conversation_ids=(target.conversation.id,),
                                        message_ids=(message.id,)))
     return message

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from pkcrm_app.core.db import Database
 from pkcrm_app.crm.models import Lead
-from pkcrm_app.inbox.inbound import PREVIEW_CHARS, note_messages
+from pkcrm_app.inbox.inbound import PREVIEW_CHARS, NewestMessage, note_messages
 from pkcrm_app.inbox.models import Conversation
 from tests.support.outbox import add_lead, make_shop
 
@@ -31,7 +31,7 @@ def summary(database: Database, conversation_id: int) -> tuple[datetime | None, 
 
 def note(database: Database, conversation_id: int, at: datetime, preview: str, received: int = 0) -> None:
     with database.session() as db:
-        note_messages(db, db.get_one(Conversation, conversation_id), at=at, preview=preview, received=received)
+        note_messages(db, [NewestMessage(db.get_one(Conversation, conversation_id), at, preview, received)])
 
 
 def test_the_newest_message_stays_on_top_whatever_order_they_are_stored_in(database: Database) -> None:
