@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from pkcrm_app.inbox.board import BoardColumn
 from pkcrm_app.inbox.models import Direction, MessageStatus
@@ -31,17 +31,6 @@ class CardView:
 
 
 @dataclass
-class ColumnView:
-    stage_id: str = ""
-    name: str = ""
-    outcome: str = ""
-    count: int = 0
-    total: str = ""
-    hidden: int = 0
-    cards: list[CardView] = field(default_factory=list)
-
-
-@dataclass
 class StageHead:
     """A column without its cards: what its header shows."""
 
@@ -53,9 +42,13 @@ class StageHead:
     hidden: int = 0
 
 
+@dataclass
+class ColumnView(StageHead):
+    cards: list[CardView] = field(default_factory=list)
+
+
 def stage_heads(columns: list[ColumnView]) -> list[StageHead]:
-    return [StageHead(stage_id=c.stage_id, name=c.name, outcome=c.outcome, count=c.count, total=c.total,
-                      hidden=c.hidden) for c in columns]
+    return [StageHead(**{f.name: getattr(c, f.name) for f in fields(StageHead)}) for c in columns]
 
 
 @dataclass
