@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from functools import partial
 from http.cookies import SimpleCookie
 from typing import TypeVar
 
@@ -24,12 +25,16 @@ from pkcrm_app.core.db import get_database
 from pkcrm_app.core.errors import DomainError, StepUpRequired
 from pkcrm_app.live import hub
 from pkcrm_app.live import sessions as live_sessions
+from pkcrm_app.live.memo import LiveMemo
 from pkcrm_app.live.state import LiveTab
 from pkcrm_app.live.tokens import is_client_token
 from pkcrm_app.ui import badges
 from pkcrm_app.ui.browser import post_code_script
 
 T = TypeVar("T")
+# The header badges, read once per organisation and audience when alerts or reviews move (live/memo.py).
+OPEN_ALERTS: LiveMemo[tuple[int, bool], int] = LiveMemo(lambda _count: {"alerts_rev": None})
+REVIEW_OVERDUE: LiveMemo[tuple[int, bool], bool] = LiveMemo(lambda _overdue: {"alerts_rev": None})
 STEP_UP_INPUT_ID = "step-up-code"  # the code field of the step-up dialog (components/step_up.py)
 
 
@@ -79,14 +84,22 @@ class SessionMixin(rx.State, mixin=True):
         """Unacknowledged security alerts on the admins' bell, re-read whenever one is raised or acknowledged."""
         live = await self.get_state(LiveTab)
         _ = (live.alerts_rev, self._org_id)
-        return await asyncio.to_thread(badges.open_alerts, await self._tab_actor())
+        actor = await self._tab_actor()
+        if actor is None:
+            return 0
+        key = (actor.org_id, badges.sees_alerts(actor))  # one read per organisation and audience, not per tab
+        return await OPEN_ALERTS.read(key, hub.marks_of(actor.org_id), partial(badges.open_alerts, actor))
 
     @rx.var
     async def review_overdue(self) -> bool:
         """The admins' 'access review overdue' badge, re-read whenever a review moves."""
         live = await self.get_state(LiveTab)
         _ = (live.alerts_rev, self._org_id)
-        return await asyncio.to_thread(badges.review_overdue, await self._tab_actor())
+        actor = await self._tab_actor()
+        if actor is None:
+            return False
+        key = (actor.org_id, actor.can(Permission.MEMBERS_MANAGE))
+        return await REVIEW_OVERDUE.read(key, hub.marks_of(actor.org_id), partial(badges.review_overdue, actor))
 
     async def _active_actor(self) -> Actor | None:
         """The actor as the session stands now (role, step-up), counting this as activity; None once it ended."""

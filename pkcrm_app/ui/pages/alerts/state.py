@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
+from functools import partial
 
 import reflex as rx
 from sqlalchemy import select
@@ -12,6 +12,8 @@ from pkcrm_app.accounts.identity.models import Organisation
 from pkcrm_app.accounts.security import alerts
 from pkcrm_app.core.authz import Actor
 from pkcrm_app.core.db import get_database
+from pkcrm_app.live import hub
+from pkcrm_app.live.memo import LiveMemo
 from pkcrm_app.live.state import LiveTab
 from pkcrm_app.ui.badges import sees_alerts
 from pkcrm_app.ui.format import day_and_time
@@ -35,6 +37,10 @@ class AlertsPane:
     lines: list[AlertLine] = field(default_factory=list)
     total: int = 0
     pages: int = 1
+
+
+# A page of alerts, read once per member and page when alerts move (live/memo.py).
+PANES: LiveMemo[tuple[Actor, int], AlertsPane] = LiveMemo(lambda _pane: {"alerts_rev": None})
 
 
 def _load(actor: Actor, page: int) -> AlertsPane:
@@ -63,7 +69,7 @@ class AlertsState(ActionPageMixin, rx.State):
         actor = (await self._tab_actor())
         if not sees_alerts(actor) or actor is None:
             return AlertsPane()
-        return await asyncio.to_thread(_load, actor, self.page)
+        return await PANES.read((actor, self.page), hub.marks_of(actor.org_id), partial(_load, actor, self.page))
 
     @rx.event
     async def open_page(self):  # type: ignore[no-untyped-def]

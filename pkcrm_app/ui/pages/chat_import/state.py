@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from functools import partial
 
 import reflex as rx
 
@@ -19,6 +20,8 @@ from pkcrm_app.imports.importer import (
 )
 from pkcrm_app.imports.models import ImportState
 from pkcrm_app.imports.people import proposal_key
+from pkcrm_app.live import hub
+from pkcrm_app.live.memo import LiveMemo
 from pkcrm_app.live.state import LiveTab
 from pkcrm_app.ui.browser import upload_script
 from pkcrm_app.ui.format import short_time
@@ -62,6 +65,10 @@ def _authors(found: object) -> str:
     customer = sorted(a for a, role in found.items() if role == "contact")
     parts = [f"team: {', '.join(team)}" if team else "", f"customer: {', '.join(customer)}" if customer else ""]
     return " · ".join(p for p in parts if p)
+
+
+# The import jobs a member sees, read once per member and time zone when imports move (live/memo.py).
+JOBS: LiveMemo[tuple[Actor, str], list[JobLine]] = LiveMemo(lambda _jobs: {"imports_rev": None})
 
 
 def _jobs(actor: Actor, tz: str) -> list[JobLine]:
@@ -110,7 +117,7 @@ class ChatImportState(SessionMixin, rx.State):
         if actor is None:
             return []
         try:
-            return await asyncio.to_thread(_jobs, actor, self._tz)
+            return await JOBS.read((actor, self._tz), hub.marks_of(actor.org_id), partial(_jobs, actor, self._tz))
         except DomainError:
             return []
 

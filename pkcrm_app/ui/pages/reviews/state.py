@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
+from functools import partial
 
 import reflex as rx
 from sqlalchemy import select
@@ -13,6 +13,8 @@ from pkcrm_app.accounts.organisations import reviews
 from pkcrm_app.accounts.organisations.review_models import ReviewDecision
 from pkcrm_app.core.authz import Actor, Permission
 from pkcrm_app.core.db import get_database
+from pkcrm_app.live import hub
+from pkcrm_app.live.memo import LiveMemo
 from pkcrm_app.live.state import LiveTab
 from pkcrm_app.ui.format import day, short_time
 from pkcrm_app.ui.session import ActionPageMixin
@@ -59,6 +61,10 @@ def _outcome(item: reviews.ReviewItem) -> str:
     if item.decision is ReviewDecision.REVOKE:
         return "access revoked"
     return "kept" if item.decision is ReviewDecision.KEEP else ""
+
+
+# The review pane, read once per member when reviews or alerts move (live/memo.py).
+PANES: LiveMemo[Actor, ReviewPane] = LiveMemo(lambda _pane: {"alerts_rev": None})
 
 
 def _load(actor: Actor) -> ReviewPane:
@@ -109,7 +115,7 @@ class ReviewsState(ActionPageMixin, rx.State):
         actor = (await self._tab_actor())
         if actor is None or not actor.can(Permission.MEMBERS_MANAGE):
             return ReviewPane()
-        return await asyncio.to_thread(_load, actor)
+        return await PANES.read(actor, hub.marks_of(actor.org_id), partial(_load, actor))
 
     @rx.event
     async def open_page(self):  # type: ignore[no-untyped-def]
