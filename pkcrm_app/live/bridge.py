@@ -36,7 +36,7 @@ from pkcrm_app.live import hub
 from pkcrm_app.live import sessions as live_sessions
 from pkcrm_app.live.channel import RedisChannel
 from pkcrm_app.live.hub import Changes
-from pkcrm_app.live.state import COUNTER_NAMES, Counter, LiveTab
+from pkcrm_app.live.state import COUNTER_NAMES, Counter, LiveTab, mark_moved
 from pkcrm_app.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -86,8 +86,7 @@ async def _push(client_token: str, org_id: int, moved: tuple[Counter, ...]) -> N
         if tab._org_id != org_id:  # cut off, or signed in to another organisation meanwhile
             hub.leave(client_token, only_from=org_id)
             return
-        for counter in moved:
-            setattr(tab, counter, getattr(tab, counter) + 1)
+        mark_moved(tab, moved)
 
 
 async def bump(org_id: int, changes: Changes) -> None:

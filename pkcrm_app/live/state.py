@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Literal, get_args
 
 import reflex as rx
@@ -25,7 +26,8 @@ class LiveTab(rx.State):
     _org_id: int = 0  # the organisation whose counters these are (0: signed out)
 
 
-def mark_all_moved(tab: LiveTab) -> None:
-    """Every counter moves: the tab's live page vars are recomputed (their reads still go through the cache)."""
-    for counter in COUNTER_NAMES:
+def mark_moved(tab: LiveTab, counters: Iterable[Counter] = COUNTER_NAMES) -> None:
+    """Move the tab's copies of these counters (all by default): the page vars that read them are recomputed (their
+    reads still go through the view cache)."""
+    for counter in counters:
         setattr(tab, counter, getattr(tab, counter) + 1)

@@ -26,7 +26,7 @@ from pkcrm_app.inbox import board as board_model
 from pkcrm_app.inbox import service as inbox
 from pkcrm_app.live import hub
 from pkcrm_app.live.bridge import changes_by_org
-from pkcrm_app.live.state import Counter, LiveTab
+from pkcrm_app.live.state import Counter, LiveTab, mark_moved
 from pkcrm_app.ui.pages.board import reply_state as reply
 from pkcrm_app.ui.pages.board import state as board
 from pkcrm_app.ui.pages.board.views import ThreadPane
@@ -64,8 +64,7 @@ class Pushes:
         for batch in self.batches:
             for org_id, changes in changes_by_org(batch).items():
                 hub.marks_of(org_id).record(changes)
-                for counter in changes:
-                    setattr(self.live, counter, getattr(self.live, counter) + 1)
+                mark_moved(self.live, changes)
         self.batches.clear()
 
     def rev(self, org_id: int, counter: Counter) -> int:
