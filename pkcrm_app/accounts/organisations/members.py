@@ -29,15 +29,20 @@ class Member:
 def list_members(db: Session, actor: Actor) -> list[Member]:
     """Everyone in the organisation, with role, last login and whether MFA is on."""
     actor.require(Permission.MEMBERS_MANAGE)
+    return [Member(user_id=user.id, name=user.name, email=user.email, role=membership.role,
+                   active=membership.is_active, last_login_at=user.last_login_at, mfa_enabled=confirmed is not None)
+            for user, membership, confirmed in member_rows(db, actor.org_id)]
+
+
+def member_rows(db: Session, org_id: int) -> list[tuple[User, Membership, datetime | None]]:
+    """(user, membership, when their second factor was confirmed) of everyone in the organisation, by name."""
     rows = db.execute(
         select(User, Membership, MfaFactor.confirmed_at)
         .join(Membership, Membership.user_id == User.id)
         .outerjoin(MfaFactor, MfaFactor.user_id == User.id)
-        .where(Membership.org_id == actor.org_id).order_by(User.name)
+        .where(Membership.org_id == org_id).order_by(User.name)
     ).all()
-    return [Member(user_id=user.id, name=user.name, email=user.email, role=membership.role,
-                   active=membership.is_active, last_login_at=user.last_login_at, mfa_enabled=confirmed is not None)
-            for user, membership, confirmed in rows]
+    return [(user, membership, confirmed) for user, membership, confirmed in rows]
 
 
 def set_member_active(db: Session, actor: Actor, user_id: int, *, active: bool) -> None:

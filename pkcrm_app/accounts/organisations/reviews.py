@@ -14,8 +14,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
-from pkcrm_app.accounts.identity.models import Membership, MfaFactor, Organisation, User
-from pkcrm_app.accounts.organisations.members import Member, change_role, set_member_active
+from pkcrm_app.accounts.identity.models import Organisation, User
+from pkcrm_app.accounts.organisations.members import Member, change_role, member_rows, set_member_active
 from pkcrm_app.accounts.organisations.reach import member_reach
 from pkcrm_app.accounts.organisations.review_models import AccessReview, AccessReviewItem, ReviewDecision
 from pkcrm_app.audit.service import record
@@ -96,12 +96,7 @@ def start_review(db: Session, actor: Actor) -> Review:
     review = AccessReview(org_id=actor.org_id, started_by_user_id=actor.user_id, started_at=utcnow())
     db.add(review)
     db.flush()
-    rows = db.execute(
-        select(User, Membership, MfaFactor.confirmed_at)
-        .join(Membership, Membership.user_id == User.id)
-        .outerjoin(MfaFactor, MfaFactor.user_id == User.id)
-        .where(Membership.org_id == actor.org_id).order_by(User.name)
-    ).all()
+    rows = member_rows(db, actor.org_id)
     for user, membership, confirmed in rows:
         reach, details = member_reach(db, org_id=actor.org_id, user_id=user.id, role=membership.role,
                                       active=membership.is_active)
