@@ -12,6 +12,7 @@ from pkcrm_app.jobs.runner import run_in_app as run_jobs_in_app
 from pkcrm_app.live import bridge, lock_release
 from pkcrm_app.settings import get_settings
 from pkcrm_app.ui.guard import TabGuard, cut_off_tab
+from pkcrm_app.ui.live_parts import refresh_tab
 from pkcrm_app.ui.routes import ROUTES
 
 configure_logging(get_settings().log_level)
@@ -21,5 +22,5 @@ app = rx.App(api_transformer=[build_api(), with_security_headers, refuse_foreign
 app.add_middleware(TabGuard(), index=0)  # before every event: the tab must still be its live session
 for route in ROUTES:
     app.add_page(route.component, route=route.path, title=route.page_title, on_load=route.on_load)
-bridge.install(app, cut_off_tab)
+bridge.install(app, cut_off_tab, refresh_tab)
 app.register_lifespan_task(run_jobs_in_app, kinds=registry.in_app_job_kinds())  # outbox, media, imports, re-seal

@@ -44,6 +44,7 @@ MIN_INTERVAL = 0.05  # seconds between two pushes to the same organisation
 SWEEP_SECONDS = 30.0  # how often tabs of sessions that timed out by themselves are cut off
 
 CutOff = Callable[[Any, str, str], Awaitable[None]]  # (app, client token, ended session id): sign the tab out
+Refresh = Callable[[Any, tuple[Counter, ...]], Awaitable[None]]  # (tab's root state, moved counters): update it
 
 # The one table from topics to the counters tabs watch; a test holds it to the topics services emit.
 COUNTERS: dict[Topic, tuple[Counter, ...]] = {
@@ -58,11 +59,19 @@ COUNTERS: dict[Topic, tuple[Counter, ...]] = {
     Topic.SESSIONS: (),  # cuts off the ended sessions' tabs instead
 }
 
+
+
+async def _move_counters(root: Any, moved: tuple[Counter, ...]) -> None:
+    """The refresh until the UI installs its own: only the counters move."""
+    mark_moved(await root.get_state(LiveTab), moved)
+
+
 _loop: asyncio.AbstractEventLoop | None = None
 _app: Any = None
 _pending: dict[int, Changes] = {}
 _draining: dict[int, asyncio.Task[None]] = {}
 _cut_off: CutOff | None = None
+_refresh: Refresh = _move_counters
 _sweeping: asyncio.Task[None] | None = None
 _sweep_again = False
 _channel: RedisChannel | None = None
@@ -79,14 +88,14 @@ def _served_here(client_token: str) -> bool:
 
 
 async def _push(client_token: str, org_id: int, moved: tuple[Counter, ...]) -> None:
-    """Move the tab's own copies of the counters; Reflex recomputes the page vars that read them and sends the
-    tab what changed."""
+    """Update the tab for the moved counters (the page's refresh: what it shows that changed); Reflex sends the
+    tab that delta."""
     async with _app.modify_state(rx.BaseStateToken(ident=client_token, cls=LiveTab)) as root:
         tab = await root.get_state(LiveTab)
         if tab._org_id != org_id:  # cut off, or signed in to another organisation meanwhile
             hub.leave(client_token, only_from=org_id)
             return
-        mark_moved(tab, moved)
+        await _refresh(root, moved)
 
 
 async def bump(org_id: int, changes: Changes) -> None:
@@ -219,10 +228,11 @@ def _on_commit(batch: list[DomainEvent]) -> None:
         loop.call_soon_threadsafe(publish, batch)
 
 
-def install(app: Any, cut_off: CutOff) -> None:
-    """Route committed domain events to the open tabs; `cut_off` signs a tab out."""
-    global _app, _cut_off
-    _app, _cut_off = app, cut_off
+def install(app: Any, cut_off: CutOff, refresh: Refresh) -> None:
+    """Route committed domain events to the open tabs; `cut_off` signs a tab out, `refresh` updates one for the
+    counters a change moved."""
+    global _app, _cut_off, _refresh
+    _app, _cut_off, _refresh = app, cut_off, refresh
 
     async def bind_loop() -> None:
         global _loop, _channel

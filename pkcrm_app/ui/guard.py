@@ -23,8 +23,9 @@ from reflex.state import BaseState, StateUpdate
 from pkcrm_app.accounts.identity.models import session_id_for
 from pkcrm_app.live import hub
 from pkcrm_app.live import sessions as live_sessions
-from pkcrm_app.live.state import LiveTab, mark_moved
+from pkcrm_app.live.state import LiveTab
 from pkcrm_app.live.tokens import is_client_token
+from pkcrm_app.ui.live_parts import refresh_tab
 from pkcrm_app.ui.session import SessionMixin, cookie_token
 
 log = logging.getLogger(__name__)
@@ -124,7 +125,7 @@ class TabGuard(Middleware):
         cookie_key = session_id_for(cookie_token(state.router.headers.cookie))
         if bound == {cookie_key} and await live_sessions.alive(cookie_key):
             if hydrating:  # a tab back after missing pushes: its page data are read afresh in this one delta
-                mark_moved(await state.get_state(LiveTab))
+                await refresh_tab(state, everything=True)
             return None
         log.info("tab %s… cut off: its session ended or this connection carries another cookie", client_token[:8])
         await cut_off(state, notice=False, pages=pages)

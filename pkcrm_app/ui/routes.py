@@ -79,8 +79,8 @@ ROUTES: tuple[Route, ...] = (
     Route("/reset", "New password", reset_page, ResetPageState.open_page),
     Route("/invite", "Invitation", invite_page, InvitePageState.open_page),
     # Signed-in pages, main navigation in this order.
-    Route("/board", "Board", board_page, BoardState.require_login, nav_label="Board"),
-    Route("/", "Board", board_page, BoardState.require_login),
+    Route("/board", "Board", board_page, BoardState.open_board, nav_label="Board"),
+    Route("/", "Board", board_page, BoardState.open_board),
     # Every role views conversations, so every role sees the link (the page asks for CONVERSATION_VIEW).
     Route("/import", "Import chats", import_page, ChatImportState.open_page, nav_label="Import chats"),
     Route("/members", "Members", members_page, MembersState.open_page, Permission.MEMBERS_MANAGE, "Members"),

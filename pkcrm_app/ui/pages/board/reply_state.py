@@ -77,9 +77,10 @@ class ReplyState(BoardState):
 
     @rx.var
     async def composer(self) -> Composer:
-        """Recomputed on every message or template change; each part is read again only when it is concerned."""
+        """Recomputed when the open thread changed or templates changed; each part is read again only when it is
+        concerned."""
         live = await self.get_state(LiveTab)
-        _ = (live.messages_rev, live.templates_rev, self.selected_lead_id)
+        _ = (live.templates_rev, self.selected_lead_id, self._thread_key)
         actor = (await self._tab_actor())
         if actor is None or not self.selected_lead_id:
             return Composer()

@@ -3,26 +3,29 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from functools import partial
+from typing import Any, ClassVar
 
 import reflex as rx
+from reflex.vars.base import Var
 
 from pkcrm_app.core.authz import Actor, Permission, Role
 from pkcrm_app.core.db import get_database
 from pkcrm_app.core.errors import DomainError
 from pkcrm_app.crm import service as crm
+from pkcrm_app.crm.service import MAX_STAGES
 from pkcrm_app.inbox import board as board_model
 from pkcrm_app.inbox import service as inbox
 from pkcrm_app.live import hub
 from pkcrm_app.live.memo import LiveMemo
-from pkcrm_app.live.state import LiveTab
+from pkcrm_app.ui.live_parts import LiveParts, part_key
 from pkcrm_app.ui.pages.board.views import (
+    BoardParts,
     CardView,
-    ColumnView,
     StageHead,
     ThreadPane,
     column_views,
-    stage_heads,
     thread_pane,
 )
 from pkcrm_app.ui.session import SessionMixin
@@ -31,21 +34,39 @@ CARDS_STEP = 20
 MESSAGES_STEP = 50
 
 
-def _load_columns(actor: Actor, cards: int, tz: str) -> list[ColumnView]:
+# What a board part's value depends on besides the pushes: the tab's sign-in and its own view.
+_BOARD_DEPS: list[str | Var[Any]] = ["cards_per_stage", "_org_id", "_role", "_user_id", "_tz", "_session_key"]
+NO_BOARD = BoardParts.of([])
+
+
+@dataclass(frozen=True)
+class OpenThread:
+    """The open conversation as the tab shows it, its conversation (None: none yet) and its key."""
+
+    pane: ThreadPane
+    conversation_id: int | None
+    key: str
+
+
+NO_THREAD = OpenThread(ThreadPane(), None, "")
+
+
+def _load_board(actor: Actor, cards: int, tz: str) -> BoardParts:
     with get_database().session() as db:
-        return column_views(board_model.board(db, actor, cards_per_stage=cards), tz)
+        return BoardParts.of(column_views(board_model.board(db, actor, cards_per_stage=cards), tz))
 
 
-def _load_thread(actor: Actor, lead_id: int, limit: int, tz: str) -> tuple[ThreadPane, int | None]:
+def _load_thread(actor: Actor, lead_id: int, limit: int, tz: str) -> OpenThread:
     with get_database().session() as db:
         view = inbox.lead_thread(db, actor, lead_id, limit=limit)
-    return thread_pane(view, tz), view.conversation_id
+    pane = thread_pane(view, tz)
+    return OpenThread(pane, view.conversation_id, part_key(pane))
 
 
 BoardView = tuple[int, Role, int | None, int, str]  # organisation, role, whose leads (None: all), cards, zone
 
 # The board is read once per distinct view and change, whichever tabs show it; it depends on every lead and message.
-BOARDS: LiveMemo[BoardView, list[ColumnView]] = LiveMemo(lambda _columns: {"leads_rev": None, "messages_rev": None})
+BOARDS: LiveMemo[BoardView, BoardParts] = LiveMemo(lambda _board: {"leads_rev": None, "messages_rev": None})
 
 
 def board_view(actor: Actor, cards: int, tz: str) -> BoardView:
@@ -55,8 +76,9 @@ def board_view(actor: Actor, cards: int, tz: str) -> BoardView:
 
 
 # An open thread is read again only when its conversation's messages or its lead changed (or it has none yet).
-THREADS: LiveMemo[tuple[Actor, int, int, str], tuple[ThreadPane, int | None]] = LiveMemo(
-    lambda read: {"messages_rev": None if read[1] is None else (read[1],), "leads_rev": (read[0].lead_id,)})
+THREADS: LiveMemo[tuple[Actor, int, int, str], OpenThread] = LiveMemo(lambda read: {
+    "messages_rev": None if read.conversation_id is None else (read.conversation_id,),
+    "leads_rev": (read.pane.lead_id,)})
 
 
 def _move(actor: Actor, lead_id: int, stage_id: int) -> None:
@@ -69,99 +91,115 @@ def _mark_read(actor: Actor, lead_id: int) -> None:
         inbox.mark_read(db, actor, lead_id)
 
 
-class BoardState(SessionMixin, rx.State):
+class BoardState(LiveParts, SessionMixin, rx.State):
+    LIVE_PATHS: ClassVar[frozenset[str]] = frozenset({"/", "/board"})
     cards_per_stage: int = CARDS_STEP
     selected_lead_id: int = 0
     thread_limit: int = MESSAGES_STEP
     error: str = ""
+    _thread_key: str = ""  # the open thread's content as last sent: the reply box follows it
 
-    async def _board_columns(self) -> list[ColumnView]:
+    async def _board(self) -> BoardParts:
         """The tab's board: read once per distinct view and change (the view cache), whichever tabs show it."""
-        live = await self.get_state(LiveTab)
-        _ = (live.leads_rev, live.messages_rev, self._org_id)
-        actor = (await self._tab_actor())
+        actor = await self._tab_actor()
         if actor is None:
-            return []
+            return NO_BOARD
         try:
             view = board_view(actor, self.cards_per_stage, self._tz)
-            load = partial(_load_columns, actor, self.cards_per_stage, self._tz)
+            load = partial(_load_board, actor, self.cards_per_stage, self._tz)
             return await BOARDS.read(view, hub.marks_of(actor.org_id), load)
         except DomainError:  # e.g. the organisation was just deleted: the signed-out notice covers the page
-            return []
+            return NO_BOARD
 
-    # The board goes to the browser in parts, each re-sent only when it changed (Reflex compares what it sends of
-    # an uncached var with what the tab has): the column headers, and each column's cards. A new message sends
-    # the cards of its lead's column (and the headers when a count moved), not the board.
-    @rx.var(cache=False)
-    async def stages(self) -> list[StageHead]:
-        """The columns' names, counts and totals."""
-        return stage_heads(await self._board_columns())
-
-    @rx.var(cache=False)
-    async def cards_0(self) -> list[CardView]:
-        return await self._cards_of(0)
-
-    @rx.var(cache=False)
-    async def cards_1(self) -> list[CardView]:
-        return await self._cards_of(1)
-
-    @rx.var(cache=False)
-    async def cards_2(self) -> list[CardView]:
-        return await self._cards_of(2)
-
-    @rx.var(cache=False)
-    async def cards_3(self) -> list[CardView]:
-        return await self._cards_of(3)
-
-    @rx.var(cache=False)
-    async def cards_4(self) -> list[CardView]:
-        return await self._cards_of(4)
-
-    @rx.var(cache=False)
-    async def cards_5(self) -> list[CardView]:
-        return await self._cards_of(5)
-
-    @rx.var(cache=False)
-    async def cards_6(self) -> list[CardView]:
-        return await self._cards_of(6)
-
-    @rx.var(cache=False)
-    async def cards_7(self) -> list[CardView]:
-        return await self._cards_of(7)
-
-    @rx.var(cache=False)
-    async def cards_8(self) -> list[CardView]:
-        return await self._cards_of(8)
-
-    @rx.var(cache=False)
-    async def cards_9(self) -> list[CardView]:
-        return await self._cards_of(9)
-
-    @rx.var(cache=False)
-    async def cards_10(self) -> list[CardView]:
-        return await self._cards_of(10)
-
-    @rx.var(cache=False)
-    async def cards_11(self) -> list[CardView]:
-        return await self._cards_of(11)
-
-    async def _cards_of(self, index: int) -> list[CardView]:
-        columns = await self._board_columns()
-        return columns[index].cards if index < len(columns) else []
-
-    @rx.var
-    async def thread(self) -> ThreadPane:
-        """Recomputed on every lead or message change; read again only when the change concerns this thread."""
-        live = await self.get_state(LiveTab)
-        _ = (live.leads_rev, live.messages_rev, self._org_id)
-        actor = (await self._tab_actor())
+    async def _thread(self) -> OpenThread:
+        actor = await self._tab_actor()
         if actor is None or not self.selected_lead_id:
-            return ThreadPane()
+            return NO_THREAD
         view = (actor, self.selected_lead_id, self.thread_limit, self._tz)
         try:
-            return (await THREADS.read(view, hub.marks_of(actor.org_id), partial(_load_thread, *view)))[0]
+            return await THREADS.read(view, hub.marks_of(actor.org_id), partial(_load_thread, *view))
         except DomainError:
-            return ThreadPane()
+            return NO_THREAD
+
+    async def _part_keys(self) -> dict[str, str]:
+        keys = (await self._board()).keys
+        return {"stages": keys.get("stages", ""), **{f"cards_{i}": keys.get(f"cards_{i}", "")
+                                                     for i in range(MAX_STAGES)},
+                "thread": (await self._thread()).key}
+
+    async def _live_refresh(self, *, everything: bool = False) -> None:
+        await super()._live_refresh(everything=everything)
+        if self._thread_key != self._sent_keys.get("thread", ""):
+            self._thread_key = self._sent_keys.get("thread", "")
+
+    # The board goes to the browser in parts, each sent again only when its content changed (ui/live_parts.py):
+    # the column headers, and each column's cards. A new message sends the cards of its lead's column (and the
+    # headers when a count moved), not the board. Each part is also recomputed when the tab's own view changes.
+    @rx.var(deps=_BOARD_DEPS, auto_deps=False)
+    async def stages(self) -> list[StageHead]:
+        """The columns' names, counts and totals."""
+        return (await self._board()).heads
+
+    @rx.var(deps=_BOARD_DEPS, auto_deps=False)
+    async def cards_0(self) -> list[CardView]:
+        return (await self._board()).cards_of(0)
+
+    @rx.var(deps=_BOARD_DEPS, auto_deps=False)
+    async def cards_1(self) -> list[CardView]:
+        return (await self._board()).cards_of(1)
+
+    @rx.var(deps=_BOARD_DEPS, auto_deps=False)
+    async def cards_2(self) -> list[CardView]:
+        return (await self._board()).cards_of(2)
+
+    @rx.var(deps=_BOARD_DEPS, auto_deps=False)
+    async def cards_3(self) -> list[CardView]:
+        return (await self._board()).cards_of(3)
+
+    @rx.var(deps=_BOARD_DEPS, auto_deps=False)
+    async def cards_4(self) -> list[CardView]:
+        return (await self._board()).cards_of(4)
+
+    @rx.var(deps=_BOARD_DEPS, auto_deps=False)
+    async def cards_5(self) -> list[CardView]:
+        return (await self._board()).cards_of(5)
+
+    @rx.var(deps=_BOARD_DEPS, auto_deps=False)
+    async def cards_6(self) -> list[CardView]:
+        return (await self._board()).cards_of(6)
+
+    @rx.var(deps=_BOARD_DEPS, auto_deps=False)
+    async def cards_7(self) -> list[CardView]:
+        return (await self._board()).cards_of(7)
+
+    @rx.var(deps=_BOARD_DEPS, auto_deps=False)
+    async def cards_8(self) -> list[CardView]:
+        return (await self._board()).cards_of(8)
+
+    @rx.var(deps=_BOARD_DEPS, auto_deps=False)
+    async def cards_9(self) -> list[CardView]:
+        return (await self._board()).cards_of(9)
+
+    @rx.var(deps=_BOARD_DEPS, auto_deps=False)
+    async def cards_10(self) -> list[CardView]:
+        return (await self._board()).cards_of(10)
+
+    @rx.var(deps=_BOARD_DEPS, auto_deps=False)
+    async def cards_11(self) -> list[CardView]:
+        return (await self._board()).cards_of(11)
+
+    @rx.var(deps=[*_BOARD_DEPS, "selected_lead_id", "thread_limit"], auto_deps=False)
+    async def thread(self) -> ThreadPane:
+        """The open conversation; sent again when its messages or its lead changed, or another one opens."""
+        return (await self._thread()).pane
+
+    @rx.event
+    async def open_board(self):  # type: ignore[no-untyped-def]
+        """on_load of the board: sign in, and bring back what changed while the tab showed another page."""
+        redirect = await self._sign_in()
+        if redirect is None:
+            await self._live_refresh()
+        return redirect
 
     @rx.event
     async def open_lead(self, lead_id: int):  # type: ignore[no-untyped-def]

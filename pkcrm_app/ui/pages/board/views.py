@@ -8,6 +8,7 @@ from pkcrm_app.inbox.board import BoardColumn
 from pkcrm_app.inbox.models import Direction, MessageStatus
 from pkcrm_app.inbox.service import ThreadView
 from pkcrm_app.ui.format import money, short_time
+from pkcrm_app.ui.live_parts import part_key
 
 TICKS = {
     MessageStatus.PENDING: ("🕓", "gray"),
@@ -49,6 +50,26 @@ class ColumnView(StageHead):
 
 def stage_heads(columns: list[ColumnView]) -> list[StageHead]:
     return [StageHead(**{f.name: getattr(c, f.name) for f in fields(StageHead)}) for c in columns]
+
+
+@dataclass(frozen=True)
+class BoardParts:
+    """A board as tabs get it: its column headers and each column's cards, with the key of each part
+    (ui/live_parts.py), made once per view and change."""
+
+    heads: list[StageHead]
+    cards: list[list[CardView]]
+    keys: dict[str, str]
+
+    @classmethod
+    def of(cls, columns: list[ColumnView]) -> BoardParts:
+        heads = stage_heads(columns)
+        cards = [column.cards for column in columns]
+        keys = {"stages": part_key(heads)} | {f"cards_{i}": part_key(column) for i, column in enumerate(cards)}
+        return cls(heads, cards, keys)
+
+    def cards_of(self, index: int) -> list[CardView]:
+        return self.cards[index] if index < len(self.cards) else []
 
 
 @dataclass

@@ -1,19 +1,22 @@
-"""A push recomputes every open tab, but a tab reads again only what the change concerns: a message for another
-conversation leaves the open thread and the reply box's templates as they are (issue 10, point 6).
+"""A push updates every open tab, but a tab reads again only what the change concerns and gets only the parts of
+its page whose content moved: a message for another conversation leaves the open thread and the reply box's
+templates as they are (issue 10, point 6); a new message sends its lead's column, not the board (issue 19).
 
-Drives the board's `thread` and the reply box's `composer` computed vars as a push does: real services commit,
-their events go through the bridge's table into the organisation's shared state, and the vars are recomputed
-for a tab with a lead open."""
+Drives real tab state trees as the live bridge does: real services commit, their events go through the bridge's
+table into the worker's marks, and `refresh_tab` updates each tab; the delta is what the tab would be sent."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 import reflex as rx
+from reflex.istate.data import ReflexURL, RouterData, SessionData
 
 from pkcrm_app.channels.whatsapp import templates
 from pkcrm_app.channels.whatsapp.webhook import parse_envelope
@@ -25,8 +28,10 @@ from pkcrm_app.flows.webhook_delivery import ingest
 from pkcrm_app.inbox import board as board_model
 from pkcrm_app.inbox import service as inbox
 from pkcrm_app.live import hub
+from pkcrm_app.live import sessions as live_sessions
 from pkcrm_app.live.bridge import changes_by_org
-from pkcrm_app.live.state import Counter, LiveTab, mark_moved
+from pkcrm_app.live.state import Counter, LiveTab
+from pkcrm_app.ui.live_parts import refresh_tab
 from pkcrm_app.ui.pages.board import reply_state as reply
 from pkcrm_app.ui.pages.board import state as board
 from pkcrm_app.ui.pages.board.views import ThreadPane
@@ -34,48 +39,88 @@ from tests.support.outbox import Shop, add_lead, make_shop
 from tests.support.webhooks import change, envelope, text_message
 
 OPEN, OTHER = "923001110001", "923001110002"
+BOARD_VARS = {"stages", *(f"cards_{i}" for i in range(12))}
 
 
 class Tab:
-    """What the board's computed vars read from a tab: its selection, its session and its live counters."""
+    """One browser tab's state tree, signed in as `actor`, showing `path` with `lead_id` open (0: none)."""
 
-    def __init__(self, live: LiveTab, actor: Actor, lead_id: int) -> None:
-        self.live, self.actor = live, actor
-        self.selected_lead_id, self.thread_limit, self._tz, self._org_id = lead_id, 50, "UTC", actor.org_id
-        self.cards_per_stage = 20
+    def __init__(self, actor: Actor, lead_id: int = 0, path: str = "/board") -> None:
+        self.root = rx.State(_reflex_internal_init=True)  # type: ignore[call-arg]
+        self.root.router = RouterData(session=SessionData(client_token=str(uuid.uuid4())),
+                                      url=ReflexURL(f"http://localhost:3000{path}"))
+        self.board = self._substate(board.BoardState)
+        self.reply = self._substate(reply.ReplyState)
+        self.live = self._substate(LiveTab)
+        self.board._user_id, self.board._org_id, self.board._role = actor.user_id, actor.org_id, actor.role.value
+        self.board._tz, self.board._session_key, self.live._org_id = "UTC", "session-of-the-test", actor.org_id
+        self.board.selected_lead_id = lead_id
+        self.hydrate()
 
-    async def get_state(self, cls: type) -> LiveTab:
-        assert cls is LiveTab
-        return self.live
+    def _substate(self, cls: type[rx.State]) -> Any:
+        return self.root.get_substate(cls.get_full_name().split("."))
 
-    async def _tab_actor(self) -> Actor:
-        return self.actor
+    def _delta(self) -> dict[str, Any]:
+        delta = asyncio.run(self.root._get_resolved_delta())
+        self.root._clean()
+        return {key.split(".")[-1]: values for key, values in delta.items()}
+
+    def hydrate(self) -> dict[str, Any]:
+        """The tab (re)connects: everything it shows, read afresh."""
+        asyncio.run(refresh_tab(self.root, everything=True))
+        return self._delta()
+
+    def push(self, moved: tuple[Counter, ...]) -> dict[str, dict[str, Any]]:
+        """A push reaches the tab: what it is sent, by state (short names) and var (field marker dropped)."""
+        asyncio.run(refresh_tab(self.root, moved))
+        return {state: {var.removesuffix("_rx_state_"): value for var, value in values.items()}
+                for state, values in self._delta().items()}
+
+    def sent(self, moved: tuple[Counter, ...]) -> set[str]:
+        """The page vars a push sends this tab (the live counters themselves left out)."""
+        return {var for state, values in self.push(moved).items() if state != LiveTab.get_name() for var in values}
+
+    def thread(self) -> ThreadPane:
+        return asyncio.run(self.board.get_value("thread"))  # type: ignore[no-any-return]
+
+    def composer(self) -> reply.Composer:
+        return asyncio.run(self.reply.get_value("composer"))  # type: ignore[no-any-return]
+
+    def card_names(self) -> list[str]:
+        return [card.contact_name for i in range(12)
+                for card in asyncio.run(self.board.get_value(f"cards_{i}"))]
 
 
 class Pushes:
     """Committed events, moved into the worker's marks the way the bridge's push does."""
 
     def __init__(self) -> None:
-        root = rx.State(_reflex_internal_init=True)  # type: ignore[call-arg]
-        self.live = root.get_substate(LiveTab.get_full_name().split("."))
         self.batches: list[list[DomainEvent]] = []
 
-    def push(self) -> None:
+    def record(self) -> tuple[Counter, ...]:
+        """The counters the committed events moved (now in the worker's marks)."""
+        moved: set[Counter] = set()
         for batch in self.batches:
             for org_id, changes in changes_by_org(batch).items():
                 hub.marks_of(org_id).record(changes)
-                mark_moved(self.live, changes)
+                moved.update(changes)
         self.batches.clear()
+        return tuple(sorted(moved))
 
     def rev(self, org_id: int, counter: Counter) -> int:
         return hub.marks_of(org_id).revs[counter]
 
 
 @pytest.fixture
-def pushes() -> Iterator[Pushes]:
+def pushes(monkeypatch: pytest.MonkeyPatch) -> Iterator[Pushes]:
     for memo in (board.BOARDS, board.THREADS, reply.WINDOWS, reply.TEMPLATE_OPTIONS):
         memo.clear()  # each test has a new database with the same ids
     hub.forget_all()
+
+    async def alive(session_id: str) -> bool:
+        return bool(session_id)
+
+    monkeypatch.setattr(live_sessions, "alive", alive)
     pushes = Pushes()
     subscribe(pushes.batches.append)
     yield pushes
@@ -100,16 +145,9 @@ def reads(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
 
 
 def customer_writes(database: Database, shop: Shop, wa_id: str, text: str) -> None:
-    message = text_message(f"wamid.{wa_id}.{time.time_ns()}", wa_id, text, timestamp=int(time.time()))
+    """A message sent a second from now (after every lead the test made: the newest card of its column)."""
+    message = text_message(f"wamid.{wa_id}.{time.time_ns()}", wa_id, text, timestamp=int(time.time()) + 1)
     ingest(database, shop.org.org_id, parse_envelope(envelope(change(shop.org.phone_number_id, messages=[message]))))
-
-
-def shown(tab: Tab) -> tuple[ThreadPane, reply.Composer]:
-    """Recompute the tab's thread and reply box, as a push of a linked shared state does."""
-    async def recompute() -> tuple[ThreadPane, reply.Composer]:
-        thread = await board.BoardState.computed_vars["thread"]._fget(tab)
-        return thread, await reply.ReplyState.computed_vars["composer"]._fget(tab)
-    return asyncio.run(recompute())
 
 
 def test_a_message_for_another_conversation_reads_neither_the_open_thread_nor_the_templates(
@@ -119,43 +157,42 @@ def test_a_message_for_another_conversation_reads_neither_the_open_thread_nor_th
     other_lead = add_lead(database, shop, OTHER, name="Other Customer")
     with database.session() as db:
         templates.define_template(db, shop.admin(), name="welcome_back", language="en_US", body="Hello {{1}}")
-    pushes.push()
-    tab = Tab(pushes.live, shop.agent(), open_lead)
-    thread, composer = shown(tab)
+    pushes.record()
+    tab = Tab(shop.agent(), open_lead)
+    thread, composer = tab.thread(), tab.composer()
     assert thread.contact_name == "Open Customer" and composer.window_open
     assert [o.label for o in composer.templates] == ["welcome_back (en_US)"]
-    assert reads == {"thread": 1, "templates": 1, "board": 0}
+    assert reads == {"thread": 1, "templates": 1, "board": 1}
 
     customer_writes(database, shop, OTHER, "Is the green one back?")
-    pushes.push()
+    sent = tab.sent(pushes.record())
     assert pushes.rev(shop.org.org_id, "messages_rev") == 1
-    assert shown(tab) == (thread, composer)
-    assert reads == {"thread": 1, "templates": 1, "board": 0}  # nothing this tab shows changed
+    assert "thread" not in sent and "composer" not in sent and sent  # the board moved, the open thread did not
+    assert (tab.thread(), tab.composer()) == (thread, composer)
+    assert reads == {"thread": 1, "templates": 1, "board": 2}  # nothing the open thread shows changed
 
     customer_writes(database, shop, OPEN, "And the blue one?")
-    pushes.push()
-    thread, composer = shown(tab)
-    assert [m.text for m in thread.messages] == ["And the blue one?"]
-    assert reads == {"thread": 2, "templates": 1, "board": 0}  # the open conversation moved; the templates did not
+    sent = tab.sent(pushes.record())
+    assert {"thread", "composer"} <= sent
+    assert [m.text for m in tab.thread().messages] == ["And the blue one?"]
+    assert reads == {"thread": 2, "templates": 1, "board": 3}  # the open conversation moved; the templates did not
 
     with database.session() as db:
         templates.define_template(db, shop.admin(), name="sale_now", language="en_US", body="Sale, {{1}}!")
-    pushes.push()
-    thread, composer = shown(tab)
-    assert [o.label for o in composer.templates] == ["sale_now (en_US)", "welcome_back (en_US)"]
-    assert reads == {"thread": 2, "templates": 2, "board": 0}
+    assert tab.sent(pushes.record()) == {"composer"}
+    assert [o.label for o in tab.composer().templates] == ["sale_now (en_US)", "welcome_back (en_US)"]
+    assert reads == {"thread": 2, "templates": 2, "board": 3}
 
     stages = {s.name: s.id for s in _stages(database, shop)}
     with database.session() as db:
         crm.move_lead(db, shop.agent(), other_lead, stages["Qualified"])
         db.commit()
-    pushes.push()
-    assert shown(tab)[0] == thread and reads["thread"] == 2  # another lead moved
+    assert "thread" not in tab.sent(pushes.record()) and reads["thread"] == 2  # another lead moved
     with database.session() as db:
         crm.move_lead(db, shop.agent(), open_lead, stages["Won"])
         db.commit()
-    pushes.push()
-    assert shown(tab)[0].stage_name == "Won" and reads == {"thread": 3, "templates": 2, "board": 0}
+    assert "thread" in tab.sent(pushes.record())
+    assert tab.thread().stage_name == "Won" and reads["thread"] == 3
 
 
 def test_a_message_for_a_lead_with_no_conversation_yet_reads_its_thread_again(
@@ -165,18 +202,12 @@ def test_a_message_for_a_lead_with_no_conversation_yet_reads_its_thread_again(
     with database.session() as db:
         contact_lead = crm.open_leads_for_contacts(db, org_id=shop.org.org_id, contact_ids=[_contact(db, shop)])[0].id
         db.commit()
-    tab = Tab(pushes.live, shop.agent(), contact_lead)
-    assert shown(tab)[0].messages == [] and reads["thread"] == 1
+    tab = Tab(shop.agent(), contact_lead)
+    assert tab.thread().messages == [] and reads["thread"] == 1
     customer_writes(database, shop, OPEN, "Hello, anyone there?")
-    pushes.push()
-    assert [m.text for m in shown(tab)[0].messages] == ["Hello, anyone there?"]
+    tab.push(pushes.record())
+    assert [m.text for m in tab.thread().messages] == ["Hello, anyone there?"]
     assert reads["thread"] == 2
-
-
-def columns(tab: Tab) -> list[str]:
-    """The card titles the tab's board shows, recomputed as a push does."""
-    shown = asyncio.run(board.BoardState._board_columns(tab))  # type: ignore[arg-type]
-    return [card.contact_name for column in shown for card in column.cards]
 
 
 def test_a_change_reads_the_board_once_per_distinct_view_not_once_per_tab(
@@ -184,16 +215,84 @@ def test_a_change_reads_the_board_once_per_distinct_view_not_once_per_tab(
     """Two admins' tabs share the organisation's board; an agent's tabs share the agent's own view."""
     shop = make_shop(database)
     add_lead(database, shop, OPEN, name="Open Customer")
-    admin_tabs = [Tab(pushes.live, shop.admin(), 0) for _ in range(3)]
-    agent_tabs = [Tab(pushes.live, shop.agent(), 0) for _ in range(3)]
-    before = [columns(tab) for tab in admin_tabs + agent_tabs]
+    pushes.record()
+    admin_tabs = [Tab(shop.admin()) for _ in range(3)]
+    agent_tabs = [Tab(shop.agent()) for _ in range(3)]
+    before = [tab.card_names() for tab in admin_tabs + agent_tabs]
     assert reads["board"] == 2
     customer_writes(database, shop, OTHER, "Do you ship to Lahore?")
-    pushes.push()
-    after = [columns(tab) for tab in admin_tabs + agent_tabs]
+    moved = pushes.record()
+    assert all(tab.sent(moved) for tab in admin_tabs + agent_tabs)
+    after = [tab.card_names() for tab in admin_tabs + agent_tabs]
     assert reads["board"] == 4  # one read per view for the change, not six
     assert all(len(now) == len(was) + 1 for now, was in zip(after, before, strict=True))  # every tab sees the new lead
-    assert [columns(tab) for tab in admin_tabs] == after[:3] and reads["board"] == 4  # nothing changed: no read
+    assert [tab.card_names() for tab in admin_tabs] == after[:3] and reads["board"] == 4  # nothing changed: no read
+
+
+def test_a_new_message_sends_its_leads_column_and_the_counts_it_moved_not_the_board(
+        database: Database, pushes: Pushes) -> None:
+    shop = make_shop(database)
+    stages = {s.name: s.id for s in _stages(database, shop)}
+    for n in range(30):  # a full first column, and a few leads further on
+        lead = add_lead(database, shop, f"9230011200{n:02d}", name=f"Customer {n:02d}")
+        if n % 5 == 0:
+            with database.session() as db:
+                crm.move_lead(db, shop.admin(), lead, stages["Qualified" if n % 10 else "Proposal"])
+                db.commit()
+    pushes.record()
+    tab = Tab(shop.admin())
+    assert tab.sent(()) == set()  # nothing moved: nothing to send
+
+    customer_writes(database, shop, "923001120007", "Is the blue one still there?")  # a returning customer
+    delta = tab.push(pushes.record())
+    board_part = delta[board.BoardState.get_name()]
+    assert set(board_part) == {"cards_0"}  # its column, reordered; no count moved
+    assert board_part["cards_0"][0].preview == "Is the blue one still there?"
+    assert len(json.dumps(delta, default=vars)) < 4000
+
+    customer_writes(database, shop, "923001129999", "Hello, new here")  # a new customer: a new lead
+    board_part = tab.push(pushes.record())[board.BoardState.get_name()]
+    assert set(board_part) == {"cards_0", "stages"}
+    assert board_part["stages"][0].count == 25
+
+    stage_ids = [head.stage_id for head in asyncio.run(tab.board.get_value("stages"))]
+    with database.session() as db:
+        crm.move_lead(db, shop.admin(), _lead_of(db, shop, "923001120005"), int(stage_ids[2]))
+        db.commit()
+    assert tab.sent(pushes.record()) == {"stages", "cards_1", "cards_2"}  # from the second column to the third
+
+
+def test_a_tab_on_another_page_gets_nothing_of_the_board_and_catches_up_when_it_comes_back(
+        database: Database, pushes: Pushes, monkeypatch: pytest.MonkeyPatch) -> None:
+    async def signed_in(*_args: Any) -> None:
+        return None
+
+    monkeypatch.setattr(board.BoardState, "_sign_in", signed_in)
+    shop = make_shop(database)
+    add_lead(database, shop, OPEN, name="Open Customer")
+    pushes.record()
+    away, here = Tab(shop.admin(), path="/settings"), Tab(shop.admin())
+    customer_writes(database, shop, OTHER, "Do you ship to Lahore?")
+    moved = pushes.record()
+    assert away.sent(moved) == set() and here.sent(moved) == {"stages", "cards_0"}
+    away.root.router = RouterData(session=away.root.router.session, url=ReflexURL("http://localhost:3000/board"))
+    assert asyncio.run(_open_board(away)) is None
+    assert set(away._delta().get(board.BoardState.get_name(), {})) >= {"stages_rx_state_", "cards_0_rx_state_"}
+    assert away.card_names() == here.card_names()
+
+
+async def _open_board(tab: Tab) -> Any:
+    """The board's on_load, as the tab's navigation back to it runs it (its sign-in finds the same session)."""
+    return await board.BoardState.open_board.fn(tab.board)
+
+
+def _lead_of(db: Any, shop: Shop, wa_id: str) -> int:
+    from sqlalchemy import select
+
+    from pkcrm_app.crm.models import Contact, Lead
+
+    return db.scalar(select(Lead.id).join(Contact, Contact.id == Lead.contact_id)
+                     .where(Contact.org_id == shop.org.org_id, Contact.wa_id == wa_id))
 
 
 def _stages(database: Database, shop: Shop) -> list[Any]:
