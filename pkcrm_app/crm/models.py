@@ -66,7 +66,10 @@ class Lead(Base):
     """A sales opportunity with one contact, sitting in one stage of a pipeline."""
 
     __tablename__ = "lead"
-    __table_args__ = (Index("ix_lead_board", "org_id", "stage_id", "position"),)
+    __table_args__ = (
+        Index("ix_lead_board", "org_id", "stage_id", "position"),
+        Index("ix_lead_activity", "org_id", "pipeline_id", "stage_id", "last_activity_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     org_id: Mapped[int] = mapped_column(ForeignKey("organisation.id", ondelete="CASCADE"), index=True)
@@ -84,6 +87,8 @@ class Lead(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     stage_entered_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # Its conversation's newest message, else its creation: the board's order (kept by inbox.inbound).
+    last_activity_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
 class LeadStageChange(Base):

@@ -110,6 +110,7 @@ def _seed_contact(
     lead = Lead(org_id=org_id, contact_id=contact.id, pipeline_id=pipeline_id, stage_id=stage.id,
                 title=product, value=value, currency="PKR" if rng.random() < 0.7 else "USD",
                 owner_user_id=rng.choice([*agent_ids, None]), created_at=started, updated_at=started,
+                last_activity_at=started,
                 stage_entered_at=started + timedelta(days=rng.uniform(0, 3)))
     db.add(lead)
     db.flush()
@@ -138,3 +139,4 @@ def _seed_contact(
             break
     conversation.last_message_preview = last_text
     conversation.unread_count = rng.choice([0, 0, 0, 1, 2])
+    lead.last_activity_at = conversation.last_message_at or started

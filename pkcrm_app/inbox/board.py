@@ -54,24 +54,20 @@ def board(db: Session, actor: Actor, *, cards_per_stage: int = 20) -> list[Board
     ):
         counts[stage_id] += count
         totals[stage_id][currency] = Decimal(total)
-    activity = func.coalesce(Conversation.last_message_at, Lead.created_at)
-    rank = func.row_number().over(partition_by=Lead.stage_id, order_by=(activity.desc(), Lead.id.desc()))
-    ranked = (
-        select(Lead.id.label("lead_id"), Lead.stage_id, Lead.value, Lead.currency, Contact.name, Contact.phone_e164,
-               Conversation.last_message_preview, Conversation.unread_count, activity.label("activity"),
-               rank.label("rank"))
-        .join(Contact, Contact.id == Lead.contact_id)
-        .outerjoin(Conversation, (Conversation.contact_id == Lead.contact_id)
-                   & (Conversation.org_id == Lead.org_id))
-        .where(visible, Lead.pipeline_id == pipeline.id)
-        .subquery()
-    )
-    cards: dict[int, list[LeadCard]] = defaultdict(list)
-    for row in db.execute(select(ranked).where(ranked.c.rank <= cards_per_stage)
-                          .order_by(ranked.c.stage_id, ranked.c.rank)):
-        cards[row.stage_id].append(LeadCard(
-            lead_id=row.lead_id, stage_id=row.stage_id, contact_name=row.name or row.phone_e164 or "Unknown",
-            preview=row.last_message_preview or "", last_activity=row.activity, value=row.value,
-            currency=row.currency, unread=row.unread_count or 0))
+    cards: dict[int, list[LeadCard]] = {}
+    for stage in stages:  # each column's newest cards, read through the activity index
+        rows = db.execute(
+            select(Lead.id, Lead.value, Lead.currency, Lead.last_activity_at, Contact.name, Contact.phone_e164,
+                   Conversation.last_message_preview, Conversation.unread_count)
+            .join(Contact, Contact.id == Lead.contact_id)
+            .outerjoin(Conversation, (Conversation.contact_id == Lead.contact_id)
+                       & (Conversation.org_id == Lead.org_id))
+            .where(visible, Lead.pipeline_id == pipeline.id, Lead.stage_id == stage.id)
+            .order_by(Lead.last_activity_at.desc(), Lead.id.desc())
+            .limit(cards_per_stage))
+        cards[stage.id] = [LeadCard(
+            lead_id=row.id, stage_id=stage.id, contact_name=row.name or row.phone_e164 or "Unknown",
+            preview=row.last_message_preview or "", last_activity=row.last_activity_at, value=row.value,
+            currency=row.currency, unread=row.unread_count or 0) for row in rows]
     return [BoardColumn(stage_id=stage.id, name=stage.name, outcome=stage.outcome, count=counts[stage.id],
                         totals=totals[stage.id], cards=cards[stage.id]) for stage in stages]

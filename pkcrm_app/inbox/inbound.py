@@ -88,6 +88,19 @@ def note_messages(db: Session, newest: Sequence[NewestMessage]) -> None:
          for n in sorted(newest, key=lambda n: n.conversation.id)])
     for n in newest:
         db.expire(n.conversation, ["last_message_at", "last_message_preview", "last_inbound_at", "unread_count"])
+    _note_lead_activity(db, newest)
+
+
+def _note_lead_activity(db: Session, newest: Sequence[NewestMessage]) -> None:
+    """The contacts' leads move up the board: their last activity becomes the newest message's time unless a
+    newer one is already there (compare-and-set, like the summary)."""
+    at = bindparam("at", type_=DateTime())
+    lead = cast(Table, Lead.__table__)
+    db.execute(
+        update_rows(lead).where(lead.c.org_id == bindparam("org"), lead.c.contact_id == bindparam("contact"),
+                                lead.c.last_activity_at < at).values(last_activity_at=at),
+        [{"org": n.conversation.org_id, "contact": n.conversation.contact_id, "at": n.at}
+         for n in sorted(newest, key=lambda n: n.conversation.contact_id)])
 
 
 class LostRace(RuntimeError):

@@ -30,7 +30,7 @@ from pkcrm_app.ui.pages.board.views import (
 )
 from pkcrm_app.ui.session import SessionMixin
 
-CARDS_STEP = 20
+CARDS_STEP = 12  # a tall screen's column; every open tab holds, and is re-sent, a column this long
 MESSAGES_STEP = 50
 
 

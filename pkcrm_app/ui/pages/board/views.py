@@ -105,6 +105,13 @@ class ThreadPane:
     messages: list[MessageRow] = field(default_factory=list)
 
 
+CARD_PREVIEW_CHARS = 90  # the two lines a card shows of the last message; the thread has the whole of it
+
+
+def card_preview(text: str) -> str:
+    return text if len(text) <= CARD_PREVIEW_CHARS else text[:CARD_PREVIEW_CHARS - 1].rstrip() + "…"
+
+
 def column_views(columns: list[BoardColumn], tz: str) -> list[ColumnView]:
     return [
         ColumnView(
@@ -113,7 +120,7 @@ def column_views(columns: list[BoardColumn], tz: str) -> list[ColumnView]:
             hidden=max(0, c.count - len(c.cards)),
             cards=[
                 CardView(lead_id=card.lead_id, stage_id=str(card.stage_id), contact_name=card.contact_name,
-                         preview=card.preview, when=short_time(card.last_activity, tz),
+                         preview=card_preview(card.preview), when=short_time(card.last_activity, tz),
                          value=money(card.value, card.currency), unread=card.unread)
                 for card in c.cards
             ],
