@@ -30,7 +30,10 @@ def part_key(value: object) -> str:
 
 
 def resend(state: BaseState, var_names: Iterable[str]) -> None:
-    """Recompute these cached vars of the state and send them with the tab's next delta."""
+    """Recompute these cached vars of the state and send them with the tab's next delta.
+
+    Reflex 0.10.1 has no public call for "this cached var is stale": this does what its own dependency tracking
+    does when a var it depends on is set (drop the cached value, mark the var and the state's ancestors dirty)."""
     names = set(var_names)
     if not names:
         return
@@ -45,6 +48,13 @@ class LiveParts(rx.State, mixin=True):
 
     LIVE_PATHS: ClassVar[frozenset[str]] = frozenset()
     _sent_keys: dict[str, str] = {}  # noqa: RUF012 (Reflex state field) part -> key of what the tab last got
+
+    def __getstate__(self) -> dict[str, Any]:
+        """What a state manager stores of the tab (Redis): its fields, not its parts' values, which come back from
+        the worker's view cache when next needed (a hundred tabs' copies of a board would be pickled on every
+        push otherwise)."""
+        fields: dict[str, Any] = super().__getstate__()  # type: ignore[no-untyped-call]
+        return {name: value for name, value in fields.items() if not name.startswith("__cached_")}
 
     async def _part_keys(self) -> dict[str, str]:
         """The key of each part as the tab's views stand now (through the view cache)."""

@@ -17,11 +17,12 @@ ACCEPT = ("image/jpeg,image/png,video/mp4,video/3gpp,audio/aac,audio/amr,audio/m
           "application/vnd.openxmlformats-officedocument.presentationml.presentation")
 
 
-def stage_picker(card: CardView) -> rx.Component:
-    """A native select: a board renders a hundred of these, so each must be cheap to draw."""
+def stage_picker(card: CardView, stage_id: Any) -> rx.Component:
+    """A native select: a board renders a hundred of these, so each must be cheap to draw. `stage_id` is the
+    card's column (a card does not carry it: every push of a column would send it once per card)."""
     return rx.el.select(
         rx.foreach(BoardState.stages, lambda col: rx.el.option(col.name, value=col.stage_id)),
-        value=card.stage_id,
+        value=stage_id,
         on_change=lambda stage_id: BoardState.move_lead(card.lead_id, stage_id),
         aria_label="Move to stage",
         class_name="stage-picker",
@@ -30,7 +31,7 @@ def stage_picker(card: CardView) -> rx.Component:
     )
 
 
-def lead_card(card: CardView) -> rx.Component:
+def lead_card(card: CardView, stage_id: Any) -> rx.Component:
     return rx.card(
         rx.vstack(
             rx.hstack(
@@ -49,7 +50,7 @@ def lead_card(card: CardView) -> rx.Component:
             rx.hstack(
                 rx.text(card.value, size="2", weight="medium"),
                 rx.spacer(),
-                rx.box(stage_picker(card), on_click=rx.stop_propagation),
+                rx.box(stage_picker(card, stage_id), on_click=rx.stop_propagation),
                 width="100%", align="center",
             ),
             spacing="2", width="100%",
@@ -78,7 +79,7 @@ def board_column(column: Any, cards: Any) -> rx.Component:
                                 "var(--gray-6)"),
         ),
         rx.vstack(
-            rx.foreach(cards, lead_card),
+            rx.foreach(cards, lambda card: lead_card(card, column.stage_id)),
             rx.cond(
                 column.hidden > 0,
                 rx.button(f"Show more ({column.hidden} not shown)", variant="ghost", size="1",

@@ -23,7 +23,6 @@ TICKS = {
 @dataclass
 class CardView:
     lead_id: int = 0
-    stage_id: str = ""
     contact_name: str = ""
     preview: str = ""
     when: str = ""
@@ -119,7 +118,7 @@ def column_views(columns: list[BoardColumn], tz: str) -> list[ColumnView]:
             total=" · ".join(money(v, cur) for cur, v in sorted(c.totals.items())) or money(0, "USD"),
             hidden=max(0, c.count - len(c.cards)),
             cards=[
-                CardView(lead_id=card.lead_id, stage_id=str(card.stage_id), contact_name=card.contact_name,
+                CardView(lead_id=card.lead_id, contact_name=card.contact_name,
                          preview=card_preview(card.preview), when=short_time(card.last_activity, tz),
                          value=money(card.value, card.currency), unread=card.unread)
                 for card in c.cards
