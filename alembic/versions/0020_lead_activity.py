@@ -1,5 +1,6 @@
 """a lead's last activity (its conversation's newest message, else its creation), indexed per column: the board
-reads each column's newest cards through the index instead of ranking every lead of the pipeline
+reads each column's newest cards through the index instead of ranking every lead of the pipeline, and its
+counts and totals from a covering index
 
 Revision ID: 0020
 Revises: 0019
@@ -25,9 +26,11 @@ def upgrade() -> None:
     with op.batch_alter_table("lead") as batch:
         batch.alter_column("last_activity_at", existing_type=sa.DateTime(), nullable=False)
         batch.create_index("ix_lead_activity", ["org_id", "pipeline_id", "stage_id", "last_activity_at"])
+        batch.create_index("ix_lead_totals", ["org_id", "pipeline_id", "stage_id", "currency", "value"])
 
 
 def downgrade() -> None:
     with op.batch_alter_table("lead") as batch:
+        batch.drop_index("ix_lead_totals")
         batch.drop_index("ix_lead_activity")
         batch.drop_column("last_activity_at")

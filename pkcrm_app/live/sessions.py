@@ -18,11 +18,13 @@ CHECK_SECONDS = 10.0
 MAX_ENTRIES = 10_000
 
 _entries: dict[str, tuple[float, float]] = {}  # session id -> (alive until, checked at), monotonic seconds
+_reading: dict[str, asyncio.Future[bool]] = {}  # session id -> its read under way
 
 
 def forget_all() -> None:
-    """A session ended somewhere in this process: check every binding afresh."""
+    """A session ended somewhere in this process: check every binding afresh (reads under way may predate it)."""
     _entries.clear()
+    _reading.clear()
 
 
 def _known(session_id: str) -> bool | None:
@@ -49,8 +51,15 @@ def check(session_id: str) -> bool:
 
 
 async def alive(session_id: str) -> bool:
-    """Whether the bound session lives; answered from the cache when it is fresh."""
+    """Whether the bound session lives; answered from the cache when it is fresh, else by one read however many
+    tabs of the session ask at once (a push reaches them all together)."""
     if not session_id:
         return False
     known = _known(session_id)
-    return known if known is not None else await asyncio.to_thread(check, session_id)
+    if known is not None:
+        return known
+    reading = _reading.get(session_id)
+    if reading is None:
+        reading = _reading[session_id] = asyncio.ensure_future(asyncio.to_thread(check, session_id))
+        reading.add_done_callback(lambda done: _reading.pop(session_id) if _reading.get(session_id) is done else None)
+    return await asyncio.shield(reading)

@@ -14,7 +14,6 @@ from pkcrm_app.core.authz import Actor, Permission, Role
 from pkcrm_app.core.db import get_database
 from pkcrm_app.core.errors import DomainError
 from pkcrm_app.crm import service as crm
-from pkcrm_app.crm.service import MAX_STAGES
 from pkcrm_app.inbox import board as board_model
 from pkcrm_app.inbox import service as inbox
 from pkcrm_app.live import hub
@@ -122,10 +121,7 @@ class BoardState(LiveParts, SessionMixin, rx.State):
             return NO_THREAD
 
     async def _part_keys(self) -> dict[str, str]:
-        keys = (await self._board()).keys
-        return {"stages": keys.get("stages", ""), **{f"cards_{i}": keys.get(f"cards_{i}", "")
-                                                     for i in range(MAX_STAGES)},
-                "thread": (await self._thread()).key}
+        return {**(await self._board()).keys, "thread": (await self._thread()).key}
 
     async def _live_refresh(self, *, everything: bool = False) -> None:
         await super()._live_refresh(everything=everything)

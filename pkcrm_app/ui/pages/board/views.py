@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 
+from pkcrm_app.crm.service import MAX_STAGES
 from pkcrm_app.inbox.board import BoardColumn
 from pkcrm_app.inbox.models import Direction, MessageStatus
 from pkcrm_app.inbox.service import ThreadView
@@ -64,7 +65,8 @@ class BoardParts:
     def of(cls, columns: list[ColumnView]) -> BoardParts:
         heads = stage_heads(columns)
         cards = [column.cards for column in columns]
-        keys = {"stages": part_key(heads)} | {f"cards_{i}": part_key(column) for i, column in enumerate(cards)}
+        keys = {"stages": part_key(heads)} | {f"cards_{i}": part_key(cards[i]) if i < len(cards) else ""
+                                               for i in range(MAX_STAGES)}
         return cls(heads, cards, keys)
 
     def cards_of(self, index: int) -> list[CardView]:
