@@ -92,9 +92,12 @@ def page_path(root: Any) -> str:
 
 
 async def refresh_tab(root: Any, moved: Iterable[Counter] = COUNTER_NAMES, *, everything: bool = False) -> None:
-    """What a push (or a tab's return) does to one tab: move its counters (the cached page vars that read them
-    follow), and bring the live parts of the page it shows up to date."""
-    mark_moved(await root.get_state(LiveTab), moved)
+    """What a push (or a tab's return) does to one tab: move its counters that page vars read (those vars follow;
+    a counter nobody reads is not moved, so the tab is neither sent nor stored for it), and bring the live parts
+    of the page it shows up to date."""
+    watched = [counter for counter in moved if counter in LiveTab._var_dependencies]  # read by some page var
+    if watched:
+        mark_moved(await root.get_state(LiveTab), watched)
     path = page_path(root)
     for cls in live_part_states():
         if path in cls.LIVE_PATHS:

@@ -247,6 +247,7 @@ def test_a_new_message_sends_its_leads_column_and_the_counts_it_moved_not_the_bo
     delta = tab.push(pushes.record())
     board_part = delta[board.BoardState.get_name()]
     assert set(board_part) == {"cards_0"}  # its column, reordered; no count moved
+    assert set(delta) == {board.BoardState.get_name()}  # no counter, header or other page
     assert board_part["cards_0"][0].preview == "Is the blue one still there?"
     assert len(json.dumps(delta, default=vars)) < 2048, "one changed card: its column of 12 and nothing else"
 
