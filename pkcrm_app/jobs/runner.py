@@ -18,6 +18,7 @@ from pkcrm_app.jobs.kinds import JobKind, Worker
 from pkcrm_app.jobs.lease import Heartbeat, LeaseQueue, claim, release, release_after_failure
 
 log = logging.getLogger("pkcrm.jobs")
+RECOVER_SECONDS = 5.0  # how often a runner thread looks for rows whose lease ran out
 _WAKE: dict[str, threading.Event] = {}
 _WAKE_LOCK = threading.Lock()
 
@@ -32,9 +33,11 @@ def nudge(kind: str) -> None:
     _wake(kind).set()
 
 
-def run_round(database: Database, queue: LeaseQueue, worker: Worker, *, batch: int) -> int:
-    """Recover, claim up to `batch` rows, run each while a heartbeat keeps the leases; returns rows claimed."""
-    worker.recover()
+def run_round(database: Database, queue: LeaseQueue, worker: Worker, *, batch: int, recover: bool = True) -> int:
+    """Recover (unless told not to), claim up to `batch` rows, run each while a heartbeat keeps the leases;
+    returns rows claimed."""
+    if recover:
+        worker.recover()
     keys = claim(database, queue, worker.owner, limit=batch, lease=worker.lease)
     if not keys:
         return 0
@@ -73,10 +76,16 @@ class Runner:
 
     def _loop(self, kind: JobKind, worker: Worker) -> None:
         wake = _wake(kind.name)
+        recovered_at = float("-inf")
         try:
             while not self._stop.is_set():
                 try:
-                    busy = run_round(self.database, kind.queue, worker, batch=kind.batch)
+                    # Leases last far longer than a look: putting right what dead workers left is done every few
+                    # seconds, not on every idle look (each look is a query per kind and thread, all day long).
+                    recover = time.monotonic() - recovered_at >= RECOVER_SECONDS
+                    busy = run_round(self.database, kind.queue, worker, batch=kind.batch, recover=recover)
+                    if recover:
+                        recovered_at = time.monotonic()
                 except Exception:
                     log.exception("job runner loop of %s failed; retrying", kind.name)
                     busy = 0

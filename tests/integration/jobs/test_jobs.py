@@ -40,8 +40,10 @@ class Counting:
     def __init__(self, database: Database, owner: str = "counting", fail: frozenset[int] = frozenset()) -> None:
         self.database, self.owner, self.lease, self.fail = database, owner, LEASE, fail
         self.ran: list[int] = []
+        self.recovered = 0
 
     def recover(self) -> int:
+        self.recovered += 1
         return 0
 
     def run(self, key: Any) -> None:
@@ -151,6 +153,22 @@ def test_the_runner_runs_queued_work_when_nudged_and_stops_cleanly(database) -> 
     finally:
         runner.stop(timeout=10)
     assert sorted(i for w in workers for i in w.ran) == sorted(ids)
+
+
+def test_an_idle_runner_looks_often_but_recovers_dead_leases_only_every_few_seconds(  # type: ignore[no-untyped-def]
+        database, monkeypatch) -> None:
+    monkeypatch.setattr("pkcrm_app.jobs.runner.RECOVER_SECONDS", 0.5)
+    workers: list[Counting] = []
+
+    def start(db: Database) -> Counting:
+        workers.append(Counting(db))
+        return workers[-1]
+
+    runner = Runner(database, [JobKind(name=KIND, queue=QUEUE, start=start, idle=0.02)])
+    runner.start()
+    time.sleep(1.2)  # dozens of looks
+    runner.stop(timeout=10)
+    assert workers[0].recovered in (2, 3, 4)  # at the start, then every 0.5 s
 
 
 def test_drain_returns_once_nothing_is_left(database) -> None:  # type: ignore[no-untyped-def]
