@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import DateTime, Integer, Table, and_, bindparam, case, or_, select
+from sqlalchemy import DateTime, Integer, Table, and_, bindparam, case, func, or_, select
 from sqlalchemy import update as update_rows
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -92,14 +92,17 @@ def note_messages(db: Session, newest: Sequence[NewestMessage]) -> None:
 
 
 def _note_lead_activity(db: Session, newest: Sequence[NewestMessage]) -> None:
-    """The contacts' leads move up the board: their last activity becomes the newest message's time unless a
-    newer one is already there (compare-and-set, like the summary)."""
-    at = bindparam("at", type_=DateTime())
+    """The contacts' leads take their conversation's newest message time as their last activity (the board's
+    order), read from the conversation row just updated, so concurrent deliveries agree and an imported history
+    ranks by its own dates, not by when it was imported."""
     lead = cast(Table, Lead.__table__)
+    conversation = cast(Table, Conversation.__table__)
+    newest_at = (select(conversation.c.last_message_at).where(conversation.c.id == bindparam("conversation"))
+                 .scalar_subquery())
     db.execute(
-        update_rows(lead).where(lead.c.org_id == bindparam("org"), lead.c.contact_id == bindparam("contact"),
-                                lead.c.last_activity_at < at).values(last_activity_at=at),
-        [{"org": n.conversation.org_id, "contact": n.conversation.contact_id, "at": n.at}
+        update_rows(lead).where(lead.c.org_id == bindparam("org"), lead.c.contact_id == bindparam("contact"))
+        .values(last_activity_at=func.coalesce(newest_at, lead.c.last_activity_at)),
+        [{"org": n.conversation.org_id, "contact": n.conversation.contact_id, "conversation": n.conversation.id}
          for n in sorted(newest, key=lambda n: n.conversation.contact_id)])
 
 

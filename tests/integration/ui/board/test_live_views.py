@@ -326,3 +326,19 @@ def test_a_stored_tab_keeps_no_copy_of_the_board_and_reads_it_back_from_the_view
     tab.board.__setstate__(stored)
     tab.board.parent_state = tab.root
     assert tab.card_names() == shown and reads["board"] == 1
+
+
+def test_cards_rank_by_their_conversations_newest_message_not_by_when_it_was_stored(
+        database: Database, pushes: Pushes) -> None:
+    """An imported or late-delivered history keeps its own time on the board; a new message lifts its card."""
+    shop = make_shop(database)
+    add_lead(database, shop, OPEN, name="Quiet Since Creation")
+    hour_ago = int(time.time()) - 3600
+    message = text_message(f"wamid.late.{time.time_ns()}", OTHER, "sent an hour ago", timestamp=hour_ago)
+    ingest(database, shop.org.org_id, parse_envelope(envelope(change(shop.org.phone_number_id, messages=[message]))))
+    pushes.record()
+    tab = Tab(shop.admin())
+    assert tab.card_names()[:2] == ["Quiet Since Creation", "+923001110002"]
+    customer_writes(database, shop, OTHER, "and now")
+    tab.push(pushes.record())
+    assert tab.card_names()[:2] == ["+923001110002", "Quiet Since Creation"]
