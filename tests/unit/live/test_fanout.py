@@ -71,7 +71,9 @@ class FakeApp:
 
 
 @pytest.fixture(autouse=True)
-def fresh_hub() -> Iterator[None]:
+def fresh_hub(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No tabs yet, and the bridge's own refresh (moving counters) whatever app an earlier test installed."""
+    monkeypatch.setattr(bridge, "_refresh", bridge._move_counters)
     hub.forget_all()
     yield
     hub.forget_all()
