@@ -11,9 +11,10 @@ if settings.redis_url:
     # A tab's events and live pushes all run on the worker that holds its socket, so that worker keeps the tab's
     # state for a few seconds after each change instead of reading and storing it through Redis every time
     # (Reflex's opportunistic lock; a worker that needs the tab meanwhile breaks the lease). Measured at 100 tabs
-    # with two workers: CPU per webhook 0.30 -> 0.19 s, p50 180 -> 127 ms (benchmarks/live_fanout.py).
+    # with two workers: CPU per webhook 0.30 -> 0.19 s, p50 180 -> 127 ms; held 8 s rather than 3, 0.19 -> 0.11 s
+    # (a hot tab was read, unpickled, pickled and stored again every 3 s) (benchmarks/live_fanout.py).
     os.environ.setdefault("REFLEX_OPLOCK_ENABLED", "true")
-    os.environ.setdefault("REFLEX_OPLOCK_HOLD_TIME_MS", "3000")
+    os.environ.setdefault("REFLEX_OPLOCK_HOLD_TIME_MS", "8000")
 
 config = rx.Config(
     app_name="pkcrm_app",

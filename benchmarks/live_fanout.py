@@ -237,6 +237,12 @@ async def run_mode(mode: str, args: argparse.Namespace, tmp: Path) -> None:
             cookie = "; ".join(f"{k}={v}" for k, v in client.cookies.items())
             if login.status_code >= 400 or not cookie:
                 raise RuntimeError(f"login failed: {login.status_code}")
+            cpu0 = sum(server_cpu(s) for s in servers)
+            await asyncio.sleep(10.0)
+            idle = (sum(server_cpu(s) for s in servers) - cpu0) / 10.0
+            print(f"idle server (job runners polling, sweeps): {idle * 1000:.0f} ms of CPU a second; a webhook round "
+                  f"lasts about 0.6 s, so about {idle * 600:.0f} ms of each CPU/webhook figure below is idle",
+                  flush=True)
             print(f"{'tabs':>5} | {'p50 ms':>7} {'p99 ms':>7} missed | {'CPU/webhook':>11} {'bench CPU':>9} | "
                   f"{'updates/tab':>11} {'KB/update':>9} | {'storm CPU s':>11} {'all shown s':>11} | "
                   f"{'click ms':>8} {'after hook':>10} {'others got':>10}", flush=True)

@@ -7,6 +7,11 @@ counters to each tab it serves for that organisation, all at once, each under th
 no state and no lock, a tab's own clicks and page loads reach nobody else, and what the tabs then re-read goes
 through the view cache (one read per distinct view).
 
+Tabs that are to be sent the same thing share one delta: the page's refresh says what a tab is sent as a key
+(the parts and their content digests); the first tab with a key has Reflex compute the delta, the others only
+note what they were sent, and each delta goes out as one encoded frame to all of its tabs' sockets. What a tab
+is sent that only it sees (its open conversation, counters its own vars read) it gets on its own.
+
 Pushes are coalesced per organisation: the first change is pushed at once; changes that arrive while
 a push is under way, or within MIN_INTERVAL of it, are merged into one following push, so a burst of
 webhooks costs every open tab a few refreshes, not one per message.
@@ -23,10 +28,11 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 from typing import Any
 
 import reflex as rx
+from reflex.state import StateUpdate
 
 from pkcrm_app.accounts.identity.tabs import ended_tabs, forget_tabs
 from pkcrm_app.core import events
@@ -44,7 +50,10 @@ MIN_INTERVAL = 0.05  # seconds between two pushes to the same organisation
 SWEEP_SECONDS = 30.0  # how often tabs of sessions that timed out by themselves are cut off
 
 CutOff = Callable[[Any, str, str], Awaitable[None]]  # (app, client token, ended session id): sign the tab out
-Refresh = Callable[[Any, tuple[Counter, ...]], Awaitable[None]]  # (tab's root state, moved counters): update it
+# (tab's root state, moved counters): update the tab; returns a key naming what it is to be sent, the same for
+# every tab to be sent the same delta (None: a delta of its own).
+Refresh = Callable[[Any, tuple[Counter, ...]], Awaitable[Hashable | None]]
+Delta = dict[str, dict[str, Any]]
 
 # The one table from topics to the counters tabs watch; a test holds it to the topics services emit.
 COUNTERS: dict[Topic, tuple[Counter, ...]] = {
@@ -77,41 +86,77 @@ _sweep_again = False
 _channel: RedisChannel | None = None
 
 
-def _served_here(client_token: str) -> bool:
-    """Whether the tab's socket is connected to this worker (another worker serves it otherwise)."""
+def _socket_here(client_token: str) -> str | None:
+    """The tab's socket id if that socket is connected to this worker (another worker serves it otherwise)."""
     namespace = getattr(_app, "event_namespace", None)
     if namespace is None:
-        return False
+        return None
     manager = namespace._token_manager
     record = manager.token_to_socket.get(client_token)
-    return record is not None and record.instance_id == manager.instance_id
+    return record.sid if record is not None and record.instance_id == manager.instance_id else None
 
 
-async def _push(client_token: str, org_id: int, moved: tuple[Counter, ...]) -> None:
-    """Update the tab for the moved counters (the page's refresh: what it shows that changed); Reflex sends the
-    tab that delta."""
-    async with _app.modify_state(rx.BaseStateToken(ident=client_token, cls=LiveTab)) as root:
+async def _update(client_token: str, org_id: int, moved: tuple[Counter, ...],
+                  shared: dict[Hashable, asyncio.Future[Delta | None]]) -> tuple[Hashable, Delta | None] | None:
+    """Update the tab for the moved counters under its lock; (what it is sent: a shared key or its token, its delta
+    when it computed one), None when the tab left the organisation."""
+    async with _app.state_manager.modify_state(rx.BaseStateToken(ident=client_token, cls=LiveTab)) as root:
         tab = await root.get_state(LiveTab)
         if tab._org_id != org_id:  # cut off, or signed in to another organisation meanwhile
             hub.leave(client_token, only_from=org_id)
-            return
-        await _refresh(root, moved)
+            return None
+        key = await _refresh(root, moved)
+        leader = shared.get(key) if key is not None else None
+        if leader is not None and await leader is not None:
+            root._clean()  # what it is sent is the first tab's delta
+            return key, None
+        if key is None or leader is not None:  # its own delta (or the first tab's failed)
+            key = client_token
+        else:
+            shared[key] = asyncio.get_running_loop().create_future()
+        delta: Delta | None = None
+        try:
+            delta = await root._get_resolved_delta()
+            root._clean()
+        finally:
+            if key in shared and not shared[key].done():
+                shared[key].set_result(delta)
+        return key, delta
+
+
+async def _send(delta: Delta, sids: list[str]) -> None:
+    """One encoded frame to all these sockets (socket.io encodes an emit once for all its recipients)."""
+    if delta:
+        await _app.event_namespace.emit("event", StateUpdate(delta=delta), to=sids)
 
 
 async def bump(org_id: int, changes: Changes) -> None:
     """Move the organisation's marks on this worker and push the moved counters to each tab served here."""
     hub.marks_of(org_id).record(changes)
     moved = tuple(counter for counter in COUNTER_NAMES if counter in changes)
-    tokens = []
+    sockets: dict[str, str] = {}
     for token in hub.tabs_of(org_id):
-        if _served_here(token):
-            tokens.append(token)
+        if sid := _socket_here(token):
+            sockets[token] = sid
         else:
             hub.leave(token, only_from=org_id)  # closed, or reconnected to another worker (which serves it now)
-    results = await asyncio.gather(*(_push(token, org_id, moved) for token in tokens), return_exceptions=True)
-    for token, result in zip(tokens, results, strict=True):
-        if isinstance(result, Exception):
+    shared: dict[Hashable, asyncio.Future[Delta | None]] = {}
+    results = await asyncio.gather(*(_update(token, org_id, moved, shared) for token in sockets),
+                                   return_exceptions=True)
+    deltas: dict[Hashable, Delta] = {}
+    recipients: dict[Hashable, list[str]] = {}
+    for token, result in zip(sockets, results, strict=True):
+        if isinstance(result, BaseException):
             log.warning("live push to tab %s… failed: %s", token[:8], result.__class__.__name__)
+        elif result is not None:
+            key, delta = result
+            recipients.setdefault(key, []).append(sockets[token])
+            if delta is not None:
+                deltas[key] = delta
+    sends = [_send(deltas[key], sids) for key, sids in recipients.items() if key in deltas]
+    for outcome in await asyncio.gather(*sends, return_exceptions=True):
+        if isinstance(outcome, BaseException):
+            log.warning("live push frame failed: %s", outcome.__class__.__name__)
 
 
 def merge(changes: Changes, evt: DomainEvent) -> None:

@@ -43,10 +43,15 @@ def resend(state: BaseState, var_names: Iterable[str]) -> None:
     state._mark_ancestors_dirty()
 
 
+Sent = tuple[tuple[str, str], ...]  # (part, key) of each part a tab was sent again
+
+
 class LiveParts(rx.State, mixin=True):
     """A page state whose parts follow live pushes while one of `LIVE_PATHS` is the tab's page."""
 
     LIVE_PATHS: ClassVar[frozenset[str]] = frozenset()
+    # Parts that other vars of the tab follow (so what the tab is sent with them is its own, not the view's).
+    PRIVATE_PARTS: ClassVar[frozenset[str]] = frozenset()
     _sent_keys: dict[str, str] = {}  # noqa: RUF012 (Reflex state field) part -> key of what the tab last got
 
     def __getstate__(self) -> dict[str, Any]:
@@ -60,14 +65,15 @@ class LiveParts(rx.State, mixin=True):
         """The key of each part as the tab's views stand now (through the view cache)."""
         raise NotImplementedError
 
-    async def _live_refresh(self, *, everything: bool = False) -> None:
+    async def _live_refresh(self, *, everything: bool = False) -> Sent:
         """Send the parts whose content moved since the tab last got them (all of them with `everything`)."""
         keys = await self._part_keys()
-        sent = self._sent_keys
-        moved = [name for name, key in keys.items() if everything or sent.get(name) != key]
+        sent: dict[str, str] = self.get_value("_sent_keys")  # the dict itself: reading through a proxy costs more
+        moved = tuple((name, key) for name, key in keys.items() if everything or sent.get(name) != key)
         if moved:
             self._sent_keys = keys
-            resend(self, moved)
+            resend(self, (name for name, _ in moved))
+        return moved
 
 
 @functools.cache
@@ -86,19 +92,31 @@ def live_part_states() -> tuple[type[LiveParts], ...]:
 
 
 def page_path(root: Any) -> str:
-    """The page the tab showed at its last event (hydrate, on_load, click)."""
-    path = str(root.router.url.path or "/")
+    """The page the tab showed at its last event (hydrate, on_load, click).
+
+    Read from the router's URL field: `root.router` assembles the whole RouterData (headers, session, page) on
+    every read, a tenth of a push per tab."""
+    path = str(root.rx_router_url.href.path or "/")
     return path if path == "/" else path.rstrip("/")
 
 
-async def refresh_tab(root: Any, moved: Iterable[Counter] = COUNTER_NAMES, *, everything: bool = False) -> None:
+async def refresh_tab(root: Any, moved: Iterable[Counter] = COUNTER_NAMES, *,
+                      everything: bool = False) -> tuple[tuple[str, Sent], ...] | None:
     """What a push (or a tab's return) does to one tab: move its counters that page vars read (those vars follow;
     a counter nobody reads is not moved, so the tab is neither sent nor stored for it), and bring the live parts
-    of the page it shows up to date."""
+    of the page it shows up to date.
+
+    Returns what the tab is sent, the same for every tab sent the same (its parts, by content), or None when what
+    it is sent is its own (counters its vars read, a part other vars of the tab follow)."""
     watched = [counter for counter in moved if counter in LiveTab._var_dependencies]  # read by some page var
     if watched:
         mark_moved(await root.get_state(LiveTab), watched)
     path = page_path(root)
+    sent: list[tuple[str, Sent]] = []
+    own = bool(watched)
     for cls in live_part_states():
         if path in cls.LIVE_PATHS:
-            await (await root.get_state(cls))._live_refresh(everything=everything)
+            parts = await (await root.get_state(cls))._live_refresh(everything=everything)
+            own = own or any(name in cls.PRIVATE_PARTS for name, _ in parts)
+            sent.append((cls.get_full_name(), parts))
+    return None if own else tuple(sent)

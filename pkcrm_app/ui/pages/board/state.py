@@ -18,7 +18,7 @@ from pkcrm_app.inbox import board as board_model
 from pkcrm_app.inbox import service as inbox
 from pkcrm_app.live import hub
 from pkcrm_app.live.memo import LiveMemo
-from pkcrm_app.ui.live_parts import LiveParts, part_key
+from pkcrm_app.ui.live_parts import LiveParts, Sent, part_key
 from pkcrm_app.ui.pages.board.views import (
     BoardParts,
     CardView,
@@ -92,6 +92,7 @@ def _mark_read(actor: Actor, lead_id: int) -> None:
 
 class BoardState(LiveParts, SessionMixin, rx.State):
     LIVE_PATHS: ClassVar[frozenset[str]] = frozenset({"/", "/board"})
+    PRIVATE_PARTS: ClassVar[frozenset[str]] = frozenset({"thread"})  # the reply box follows it
     cards_per_stage: int = CARDS_STEP
     selected_lead_id: int = 0
     thread_limit: int = MESSAGES_STEP
@@ -123,10 +124,12 @@ class BoardState(LiveParts, SessionMixin, rx.State):
     async def _part_keys(self) -> dict[str, str]:
         return {**(await self._board()).keys, "thread": (await self._thread()).key}
 
-    async def _live_refresh(self, *, everything: bool = False) -> None:
-        await super()._live_refresh(everything=everything)
-        if self._thread_key != self._sent_keys.get("thread", ""):
-            self._thread_key = self._sent_keys.get("thread", "")
+    async def _live_refresh(self, *, everything: bool = False) -> Sent:
+        sent = await super()._live_refresh(everything=everything)
+        thread_key = self.get_value("_sent_keys").get("thread", "")
+        if self._thread_key != thread_key:
+            self._thread_key = thread_key
+        return sent
 
     # The board goes to the browser in parts, each sent again only when its content changed (ui/live_parts.py):
     # the column headers, and each column's cards. A new message sends the cards of its lead's column (and the

@@ -72,7 +72,7 @@ class Tab:
 
     def push(self, moved: tuple[Counter, ...]) -> dict[str, dict[str, Any]]:
         """A push reaches the tab: what it is sent, by state (short names) and var (field marker dropped)."""
-        asyncio.run(refresh_tab(self.root, moved))
+        self.shared = asyncio.run(refresh_tab(self.root, moved))
         return {state: {var.removesuffix("_rx_state_"): value for var, value in values.items()}
                 for state, values in self._delta().items()}
 
@@ -261,6 +261,29 @@ def test_a_new_message_sends_its_leads_column_and_the_counts_it_moved_not_the_bo
         crm.move_lead(db, shop.admin(), _lead_of(db, shop, "923001120005"), int(stage_ids[2]))
         db.commit()
     assert tab.sent(pushes.record()) == {"stages", "cards_1", "cards_2"}  # from the second column to the third
+
+
+def test_tabs_sent_the_same_parts_are_told_so_and_a_tab_with_its_conversation_open_gets_its_own(
+        database: Database, pushes: Pushes) -> None:
+    """The bridge computes one delta per key refresh_tab returns and sends it to every tab with that key."""
+    shop = make_shop(database)
+    open_lead = add_lead(database, shop, OPEN, name="Open Customer")
+    add_lead(database, shop, OTHER, name="Other Customer")
+    pushes.record()
+    plain = [Tab(shop.admin()) for _ in range(2)]
+    reading = Tab(shop.admin(), open_lead)
+    elsewhere = Tab(shop.admin(), path="/analytics")
+    customer_writes(database, shop, OPEN, "Still open?")
+    moved = pushes.record()
+    deltas = [tab.push(moved) for tab in (*plain, reading, elsewhere)]
+    assert plain[0].shared is not None and plain[0].shared == plain[1].shared and deltas[0] == deltas[1]
+    assert reading.shared is None and "thread" in deltas[2][board.BoardState.get_name()]  # the reply box follows
+    assert elsewhere.shared == () and deltas[3] == {}  # nothing of the board, and no frame
+    customer_writes(database, shop, OTHER, "Me too")
+    moved = pushes.record()
+    deltas = [tab.push(moved) for tab in (*plain, reading)]
+    assert plain[0].shared == plain[1].shared == reading.shared  # its thread did not move: the same cards as the others
+    assert deltas[0] == deltas[1] == deltas[2]
 
 
 def test_a_tab_on_another_page_gets_nothing_of_the_board_and_catches_up_when_it_comes_back(
