@@ -38,7 +38,7 @@ from pkcrm_app.accounts.identity.tabs import ended_tabs, forget_tabs
 from pkcrm_app.core import events
 from pkcrm_app.core.db import get_database
 from pkcrm_app.core.events import DomainEvent, Topic
-from pkcrm_app.live import hub
+from pkcrm_app.live import hub, memo
 from pkcrm_app.live import sessions as live_sessions
 from pkcrm_app.live.channel import RedisChannel
 from pkcrm_app.live.hub import Changes
@@ -132,8 +132,10 @@ async def _send(delta: Delta, sids: list[str]) -> None:
 
 async def bump(org_id: int, changes: Changes) -> None:
     """Move the organisation's marks on this worker and push the moved counters to each tab served here."""
-    hub.marks_of(org_id).record(changes)
+    marks = hub.marks_of(org_id)
+    marks.record(changes)
     moved = tuple(counter for counter in COUNTER_NAMES if counter in changes)
+    await memo.prime_all(marks)  # the stale views read before any tab's lock is taken
     sockets: dict[str, str] = {}
     for token in hub.tabs_of(org_id):
         if sid := _socket_here(token):

@@ -4,16 +4,21 @@ A push recomputes the vars of every tab it reaches; tabs showing the same view (
 visibility, page and filters) get one read between them, and a tab whose view no change concerns (a message for
 another conversation than the open one) gets its last read. Reads of one key in flight are shared, so a hundred
 tabs recomputed at once cost one query. Another worker simply reads once itself.
+
+A push first reads again the views a change made stale (`prime_all`), before it takes any tab's lock: the tabs
+then find their views read and hold their locks for no query, so a tab's own click right after a change waits
+for no database.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Hashable, Mapping
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from pkcrm_app.live.hub import OrgMarks
 from pkcrm_app.live.state import Counter
@@ -30,6 +35,8 @@ class _Entry(Generic[V]):
     revs: dict[Counter, int]  # the counters as they stood before the read
     watches: Watches
     read_at: float
+    marks: OrgMarks  # the organisation's marks it was read for
+    load: Callable[[], V]  # how to read it again
 
 
 class LiveMemo(Generic[K, V]):
@@ -40,7 +47,9 @@ class LiveMemo(Generic[K, V]):
         time)."""
         self._watches, self._size, self._max_age = watches, size, max_age
         self._entries: OrderedDict[K, _Entry[V]] = OrderedDict()
+        self._used: dict[K, float] = {}  # when a tab last read each view
         self._reading: dict[K, tuple[dict[Counter, int], asyncio.Future[V]]] = {}
+        _MEMOS.add(self)
 
     def _fresh(self, entry: _Entry[V], marks: OrgMarks) -> bool:
         if time.monotonic() - entry.read_at > self._max_age:
@@ -49,6 +58,7 @@ class LiveMemo(Generic[K, V]):
 
     async def read(self, key: K, marks: OrgMarks, load: Callable[[], V]) -> V:
         """The cached view while still fresh for `marks`, else `load()` run in a thread (errors are not kept)."""
+        self._used[key] = time.monotonic()
         entry = self._entries.get(key)
         if entry is not None and self._fresh(entry, marks):
             self._entries.move_to_end(key)
@@ -77,12 +87,30 @@ class LiveMemo(Generic[K, V]):
             if self._reading.get(key, (None, None))[1] is future:
                 del self._reading[key]
         future.set_result(value)
-        self._entries[key] = _Entry(value, revs, self._watches(value), time.monotonic())
+        self._entries[key] = _Entry(value, revs, self._watches(value), time.monotonic(), marks, load)
         self._entries.move_to_end(key)
         while len(self._entries) > self._size:
-            self._entries.popitem(last=False)
+            self._used.pop(self._entries.popitem(last=False)[0], None)
         return value
+
+    async def prime(self, marks: OrgMarks) -> int:
+        """Read again the organisation's views that tabs read lately and that are stale now; how many were read.
+        A failed read is left to the tabs' own reads (which report it)."""
+        now = time.monotonic()
+        stale = [(key, entry) for key, entry in self._entries.items() if entry.marks is marks
+                 and now - self._used.get(key, 0.0) < self._max_age and not self._fresh(entry, marks)]
+        await asyncio.gather(*(self.read(key, marks, entry.load) for key, entry in stale), return_exceptions=True)
+        return len(stale)
 
     def clear(self) -> None:
         self._entries.clear()
+        self._used.clear()
         self._reading.clear()
+
+
+_MEMOS: weakref.WeakSet[LiveMemo[Any, Any]] = weakref.WeakSet()
+
+
+async def prime_all(marks: OrgMarks) -> None:
+    """Every view cache reads again what a change made stale for the organisation (see the module's note)."""
+    await asyncio.gather(*(memo.prime(marks) for memo in list(_MEMOS)))
