@@ -96,32 +96,49 @@ def _socket_here(client_token: str) -> str | None:
     return record.sid if record is not None and record.instance_id == manager.instance_id else None
 
 
+Outcome = tuple[Hashable, Delta | None] | None  # (a shared key or the tab's token, its delta if it computed one)
+
+
 async def _update(client_token: str, org_id: int, moved: tuple[Counter, ...],
-                  shared: dict[Hashable, asyncio.Future[Delta | None]]) -> tuple[Hashable, Delta | None] | None:
-    """Update the tab for the moved counters under its lock; (what it is sent: a shared key or its token, its delta
-    when it computed one), None when the tab left the organisation."""
-    async with _app.state_manager.modify_state(rx.BaseStateToken(ident=client_token, cls=LiveTab)) as root:
-        tab = await root.get_state(LiveTab)
-        if tab._org_id != org_id:  # cut off, or signed in to another organisation meanwhile
-            hub.leave(client_token, only_from=org_id)
-            return None
-        key = await _refresh(root, moved)
-        leader = shared.get(key) if key is not None else None
-        if leader is not None and await leader is not None:
-            root._clean()  # what it is sent is the first tab's delta
-            return key, None
-        if key is None or leader is not None:  # its own delta (or the first tab's failed)
-            key = client_token
-        else:
-            shared[key] = asyncio.get_running_loop().create_future()
-        delta: Delta | None = None
-        try:
-            delta = await root._get_resolved_delta()
-            root._clean()
-        finally:
-            if key in shared and not shared[key].done():
-                shared[key].set_result(delta)
-        return key, delta
+                  shared: dict[Hashable, asyncio.Future[Delta | None]], outcome: asyncio.Future[Outcome],
+                  sent: asyncio.Event) -> None:
+    """Update the tab for the moved counters under its lock and give the outcome (None: the tab left the
+    organisation); the lock is held until the frames are sent, as Reflex does, so that no event of the tab's own
+    sends it something newer before this."""
+    try:
+        async with _app.state_manager.modify_state(rx.BaseStateToken(ident=client_token, cls=LiveTab)) as root:
+            tab = await root.get_state(LiveTab)
+            if tab._org_id != org_id:  # cut off, or signed in to another organisation meanwhile
+                hub.leave(client_token, only_from=org_id)
+                outcome.set_result(None)
+                return
+            outcome.set_result(await _computed(client_token, root, await _refresh(root, moved), shared))
+            await sent.wait()
+    except BaseException as exc:
+        if not outcome.done():
+            outcome.set_exception(exc)
+        raise
+
+
+async def _computed(client_token: str, root: Any, key: Hashable | None,
+                    shared: dict[Hashable, asyncio.Future[Delta | None]]) -> Outcome:
+    """The first tab with a shared key computes the delta; the others with it take that one."""
+    leader = shared.get(key) if key is not None else None
+    if leader is not None and await leader is not None:
+        root._clean()  # what it is sent is the first tab's delta
+        return key, None
+    if key is None or leader is not None:  # its own delta (or the first tab's failed)
+        key = client_token
+    else:
+        shared[key] = asyncio.get_running_loop().create_future()
+    delta: Delta | None = None
+    try:
+        delta = await root._get_resolved_delta()
+        root._clean()
+    finally:
+        if key in shared and not shared[key].done():
+            shared[key].set_result(delta)
+    return key, delta
 
 
 async def _send(delta: Delta, sids: list[str]) -> None:
@@ -142,12 +159,24 @@ async def bump(org_id: int, changes: Changes) -> None:
             sockets[token] = sid
         else:
             hub.leave(token, only_from=org_id)  # closed, or reconnected to another worker (which serves it now)
+    loop = asyncio.get_running_loop()
     shared: dict[Hashable, asyncio.Future[Delta | None]] = {}
-    results = await asyncio.gather(*(_update(token, org_id, moved, shared) for token in sockets),
-                                   return_exceptions=True)
+    outcomes: dict[str, asyncio.Future[Outcome]] = {token: loop.create_future() for token in sockets}
+    sent = asyncio.Event()
+    updates = [loop.create_task(_update(token, org_id, moved, shared, outcomes[token], sent)) for token in sockets]
+    try:
+        await _send_outcomes(sockets, outcomes)
+    finally:
+        sent.set()
+        await asyncio.gather(*updates, return_exceptions=True)
+
+
+async def _send_outcomes(sockets: dict[str, str], outcomes: dict[str, asyncio.Future[Outcome]]) -> None:
+    """Once every tab is updated: each distinct delta as one frame to the sockets of the tabs it is for."""
+    results = await asyncio.gather(*outcomes.values(), return_exceptions=True)
     deltas: dict[Hashable, Delta] = {}
     recipients: dict[Hashable, list[str]] = {}
-    for token, result in zip(sockets, results, strict=True):
+    for token, result in zip(outcomes, results, strict=True):
         if isinstance(result, BaseException):
             log.warning("live push to tab %s… failed: %s", token[:8], result.__class__.__name__)
         elif result is not None:

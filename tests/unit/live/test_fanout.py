@@ -61,6 +61,7 @@ class FakeApp:
 
     async def emit(self, event: str, update: Any, to: list[str]) -> None:
         assert event == "event"
+        assert {f"t{sid[1:]}" for sid in to} <= self.held, "a frame goes out while its tabs' locks are held"
         self.frames.append((update.delta, sorted(to)))
 
     @contextlib.asynccontextmanager
