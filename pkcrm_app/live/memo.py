@@ -48,6 +48,7 @@ class LiveMemo(Generic[K, V]):
         self._watches, self._size, self._max_age = watches, size, max_age
         self._entries: OrderedDict[K, _Entry[V]] = OrderedDict()
         self._used: dict[K, float] = {}  # when a tab last read each view
+        self._primed: dict[int, float] = {}  # id of an organisation's marks -> when its views were last primed
         self._reading: dict[K, tuple[dict[Counter, int], asyncio.Future[V]]] = {}
         _MEMOS.add(self)
 
@@ -56,9 +57,11 @@ class LiveMemo(Generic[K, V]):
             return False
         return not any(marks.changed_since(counter, entry.revs[counter], ids) for counter, ids in entry.watches.items())
 
-    async def read(self, key: K, marks: OrgMarks, load: Callable[[], V]) -> V:
-        """The cached view while still fresh for `marks`, else `load()` run in a thread (errors are not kept)."""
-        self._used[key] = time.monotonic()
+    async def read(self, key: K, marks: OrgMarks, load: Callable[[], V], *, by_tab: bool = True) -> V:
+        """The cached view while still fresh for `marks`, else `load()` run in a thread (errors are not kept);
+        `by_tab`: a tab shows it (a push priming it does not count)."""
+        if by_tab:
+            self._used[key] = time.monotonic()
         entry = self._entries.get(key)
         if entry is not None and self._fresh(entry, marks):
             self._entries.move_to_end(key)
@@ -94,17 +97,21 @@ class LiveMemo(Generic[K, V]):
         return value
 
     async def prime(self, marks: OrgMarks) -> int:
-        """Read again the organisation's views that tabs read lately and that are stale now; how many were read.
-        A failed read is left to the tabs' own reads (which report it)."""
-        now = time.monotonic()
+        """Read again the organisation's views that tabs read since the last priming for it (the views tabs show
+        now: each push has every tab read its view) and that are stale now; how many were read. A failed read is
+        left to the tabs' own reads (which report it)."""
+        since = self._primed.get(id(marks), float("-inf"))
+        self._primed[id(marks)] = time.monotonic()
         stale = [(key, entry) for key, entry in self._entries.items() if entry.marks is marks
-                 and now - self._used.get(key, 0.0) < self._max_age and not self._fresh(entry, marks)]
-        await asyncio.gather(*(self.read(key, marks, entry.load) for key, entry in stale), return_exceptions=True)
+                 and self._used.get(key, float("-inf")) >= since and not self._fresh(entry, marks)]
+        await asyncio.gather(*(self.read(key, marks, entry.load, by_tab=False) for key, entry in stale),
+                             return_exceptions=True)
         return len(stale)
 
     def clear(self) -> None:
         self._entries.clear()
         self._used.clear()
+        self._primed.clear()
         self._reading.clear()
 
 
