@@ -68,7 +68,7 @@ class Lead(Base):
     __tablename__ = "lead"
     __table_args__ = (
         Index("ix_lead_board", "org_id", "stage_id", "position"),
-        Index("ix_lead_activity", "org_id", "pipeline_id", "stage_id", "last_activity_at"),  # a column's newest
+        Index("ix_lead_activity", "org_id", "pipeline_id", "stage_id", "last_activity_at", "id"),  # a column's newest
         Index("ix_lead_totals", "org_id", "pipeline_id", "stage_id", "currency", "value"),  # its count and total
     )
 
